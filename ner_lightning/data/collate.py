@@ -1,0 +1,98 @@
+"""Dynamic padding (seed 000 §3.3) and a length-bucketed batch sampler."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+
+import torch
+from torch.utils.data import Sampler
+
+IGNORE_INDEX = -100
+
+
+def collate_batch(items: Sequence[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
+    """Pad a batch to its longest sentence.
+
+    Args:
+        items: dicts with ``input_ids`` (and optionally ``labels``), lists of equal length per item.
+
+    Returns:
+        ``input_ids`` (batch, seq) long, padded with 0; ``mask`` (batch, seq) bool, True on real characters;
+        ``lengths`` (batch,) long; ``labels`` (batch, seq) long padded with -100 when items carry labels.
+    """
+    lengths = torch.tensor([len(it["input_ids"]) for it in items], dtype=torch.long)
+    batch, seq = len(items), int(lengths.max()) if len(items) else 0
+    # shape: (batch, seq)
+    input_ids = torch.zeros(batch, seq, dtype=torch.long)
+    # shape: (batch, seq)
+    mask = torch.arange(seq).unsqueeze(0) < lengths.unsqueeze(1)
+    out = {"input_ids": input_ids, "mask": mask, "lengths": lengths}
+    has_labels = all(it.get("labels") is not None for it in items)
+    if has_labels:
+        out["labels"] = torch.full((batch, seq), IGNORE_INDEX, dtype=torch.long)
+    for i, it in enumerate(items):
+        n = len(it["input_ids"])
+        input_ids[i, :n] = torch.as_tensor(it["input_ids"], dtype=torch.long)
+        if has_labels:
+            out["labels"][i, :n] = torch.as_tensor(it["labels"], dtype=torch.long)
+    return out
+
+
+class BucketBatchSampler(Sampler[list[int]]):
+    """Batches of similar length: shuffle, sort within pools of ``pool_batches`` batches, shuffle the batches.
+
+    Cuts padding (and CRF/LSTM time) for corpora with mixed lengths while keeping batches random.
+
+    Args:
+        lengths: length of each dataset item.
+        batch_size: items per batch.
+        shuffle: shuffle items and batches (each epoch uses ``seed + epoch``).
+        drop_last: drop a final short batch.
+        pool_batches: how many batches' worth of items are sorted together.
+        seed: base seed.
+    """
+
+    def __init__(
+        self,
+        lengths: Sequence[int],
+        batch_size: int,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        pool_batches: int = 50,
+        seed: int = 0,
+    ) -> None:
+        self.lengths = list(lengths)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.pool = batch_size * pool_batches
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Change the shuffle seed (called by Lightning-style loops)."""
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[list[int]]:
+        rng = random.Random(self.seed + self.epoch)
+        order = list(range(len(self.lengths)))
+        if self.shuffle:
+            rng.shuffle(order)
+        batches: list[list[int]] = []
+        for p in range(0, len(order), self.pool):
+            pool = sorted(order[p : p + self.pool], key=self.lengths.__getitem__)
+            batches += [pool[i : i + self.batch_size] for i in range(0, len(pool), self.batch_size)]
+        if self.drop_last:
+            batches = [b for b in batches if len(b) == self.batch_size]
+        if self.shuffle:
+            rng.shuffle(batches)
+        self.epoch += 1
+        return iter(batches)
+
+    def __len__(self) -> int:
+        n = len(self.lengths)
+        pools = [min(self.pool, n - p) for p in range(0, n, self.pool)]
+        if self.drop_last:
+            return sum(k // self.batch_size for k in pools)
+        return sum(-(-k // self.batch_size) for k in pools)

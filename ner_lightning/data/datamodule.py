@@ -1,0 +1,247 @@
+"""LightningDataModules: a shared base, ``BioDataModule`` (column corpora, named ``msra``) and ``ClueDataModule``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from ner_lightning.data.collate import BucketBatchSampler, collate_batch
+from ner_lightning.data.corpora import corpus_path, dev_slice, split_official
+from ner_lightning.data.prepare import prepare_split, resolve_scheme
+from ner_lightning.data.readers import DataError, ReadStats, Sentence, read_cluener, read_column
+from ner_lightning.data.tags import Policy, labels_for, normalize_scheme
+from ner_lightning.data.vocab import CharVocab, LabelVocab
+
+SPLITS = ("train", "val", "test")
+
+
+class NerDataModule(L.LightningDataModule):
+    """Shared machinery: read splits, convert tags, build vocabularies, batch with dynamic padding.
+
+    Args:
+        scheme: the model's tag scheme (``BIO`` or ``BIOES``).
+        source_scheme: the corpus scheme (``auto`` detects it from the training split).
+        tag_policy: ``repair`` (count and fix stray tags) or ``strict`` (error with ``path:line``).
+        max_len: split longer sentences at punctuation (``None``: keep them whole).
+        min_freq: minimum training frequency of a character to enter the vocabulary.
+        normalize_width: map full-width characters to half-width before lookup.
+        batch_size: training batch size; ``eval_batch_size`` defaults to it.
+        num_workers: DataLoader workers.
+        bucket: length-bucketed batches for training.
+        max_train_samples / max_eval_samples: keep only the first N sentences (quick runs).
+        seed: seed of the bucketed sampler.
+        progress: show progress bars while reading.
+    """
+
+    def __init__(
+        self,
+        scheme: str = "BIO",
+        source_scheme: str = "auto",
+        tag_policy: Policy = "repair",
+        max_len: int | None = None,
+        min_freq: int = 1,
+        normalize_width: bool = False,
+        batch_size: int = 32,
+        eval_batch_size: int | None = None,
+        num_workers: int = 0,
+        bucket: bool = False,
+        max_train_samples: int | None = None,
+        max_eval_samples: int | None = None,
+        seed: int = 42,
+        progress: bool = True,
+    ) -> None:
+        super().__init__()
+        self.scheme = normalize_scheme(scheme)
+        if self.scheme not in ("BIO", "BIOES"):
+            raise DataError(f"data.scheme={scheme!r}: the model scheme must be BIO or BIOES")
+        if tag_policy not in ("repair", "strict"):
+            raise DataError(f"data.tag_policy={tag_policy!r}: expected 'repair' or 'strict'")
+        self.source_scheme = source_scheme
+        self.tag_policy = tag_policy
+        self.max_len = max_len
+        self.min_freq = min_freq
+        self.normalize_width = normalize_width
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.num_workers = num_workers
+        self.bucket = bucket
+        self.max_train_samples = max_train_samples
+        self.max_eval_samples = max_eval_samples
+        self.seed = seed
+        self.progress = progress
+        self.vocab: CharVocab | None = None
+        self.label_vocab: LabelVocab | None = None
+        self.sentences: dict[str, list[Sentence]] = {}
+        self.stats: dict[str, ReadStats] = {}
+        self.detected_scheme: str | None = None
+        self.datasets: dict[str, list[dict[str, Any]]] = {}
+
+    # ---- reading -------------------------------------------------------------------------------------------
+    def read_splits(self) -> dict[str, tuple[Iterable[Sentence], ReadStats]]:
+        """Raw sentences per split (``train``, ``val``, ``test``; missing splits left out)."""
+        raise NotImplementedError
+
+    def _progress(self, sentences: Iterable[Sentence], desc: str) -> Iterable[Sentence]:
+        return tqdm(sentences, desc=desc, unit=" sent", disable=not self.progress, leave=False, mininterval=0.5)
+
+    @property
+    def labels(self) -> list[str]:
+        """Label names in id order (after :meth:`setup`)."""
+        assert self.label_vocab is not None, "call setup() first"
+        return self.label_vocab.labels
+
+    @property
+    def num_labels(self) -> int:
+        """Number of labels (after :meth:`setup`)."""
+        return len(self.labels)
+
+    def setup(self, stage: str | None = None) -> None:
+        """Read every split once, convert tags, build vocabularies (unless given) and encode."""
+        if self.sentences:
+            return
+        raw = {name: (list(sents), stats) for name, (sents, stats) in self.read_splits().items()}
+        if "train" not in raw:
+            raise DataError("no training split configured (data.train_path)")
+        self.detected_scheme = resolve_scheme(raw["train"][0], self.source_scheme)
+        limits = {"train": self.max_train_samples, "val": self.max_eval_samples, "test": self.max_eval_samples}
+        for name, (sents, stats) in raw.items():
+            if limits.get(name) is not None:
+                sents = sents[: limits[name]]
+            self.sentences[name] = prepare_split(
+                sents, self.detected_scheme, self.scheme, self.tag_policy, self.max_len, stats
+            )
+            self.stats[name] = stats
+        if self.vocab is None:
+            self.vocab = CharVocab.build((s.chars for s in self.sentences["train"]), self.min_freq, self.normalize_width)
+        if self.label_vocab is None:
+            types = {t for stats in self.stats.values() for t in stats.entities}
+            self.label_vocab = LabelVocab(labels_for(types, self.scheme))
+        for name, sents in self.sentences.items():
+            self.datasets[name] = [self.encode(s) for s in sents]
+
+    def encode(self, sentence: Sentence) -> dict[str, Any]:
+        """Model inputs of one sentence: ``input_ids`` and (when labelled) ``labels``."""
+        assert self.vocab is not None and self.label_vocab is not None
+        labels = None if sentence.tags is None else self.label_vocab.encode(sentence.tags, sentence.where())
+        return {"input_ids": self.vocab.encode(sentence.chars), "labels": labels}
+
+    # ---- loaders -------------------------------------------------------------------------------------------
+    def _loader(self, name: str, train: bool) -> DataLoader:
+        if name not in self.datasets:
+            raise DataError(f"split {name!r} is not configured for {type(self).__name__}")
+        data = self.datasets[name]
+        common = {"collate_fn": collate_batch, "num_workers": self.num_workers, "persistent_workers": self.num_workers > 0}
+        if train and self.bucket:
+            sampler = BucketBatchSampler([len(d["input_ids"]) for d in data], self.batch_size, seed=self.seed)
+            return DataLoader(data, batch_sampler=sampler, **common)
+        return DataLoader(data, batch_size=self.batch_size if train else self.eval_batch_size, shuffle=train, **common)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", train=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", train=False)
+
+    # ---- reporting -----------------------------------------------------------------------------------------
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """Per split: sentences, chars, entities per type, and the read/reject/repair/split counts."""
+        out: dict[str, dict[str, Any]] = {}
+        for name in sorted(self.sentences, key=lambda n: SPLITS.index(n) if n in SPLITS else len(SPLITS)):
+            sents = self.sentences[name]
+            out[name] = {
+                "sentences": len(sents),
+                "chars": sum(map(len, sents)),
+                "entities": dict(sorted(self.stats[name].entities.items())),
+                **{k: v for k, v in self.stats[name].as_dict().items() if k != "used"},
+            }
+        return out
+
+
+class BioDataModule(NerDataModule):
+    """Column corpora (BIO, IOB1, BIOES, BMES): a named ``corpus`` (e.g. ``msra``) or explicit paths.
+
+    Args:
+        corpus: named corpus (official train/test split; dev sliced from train).
+        train_path / val_path / test_path: column files (used when ``corpus`` is not set).
+        dev_size: sentences held out from train as dev when there is no ``val_path``.
+        dev_seed: seed of that held-out slice.
+        encoding: file encoding.
+        **kwargs: see :class:`NerDataModule`.
+    """
+
+    def __init__(
+        self,
+        corpus: str | None = None,
+        train_path: str | None = None,
+        val_path: str | None = None,
+        test_path: str | None = None,
+        dev_size: int = 2000,
+        dev_seed: int = 13,
+        encoding: str = "utf-8",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if corpus is None and train_path is None:
+            raise DataError("set data.corpus (e.g. msra) or data.train_path")
+        self.corpus, self.encoding = corpus, encoding
+        self.paths = {"train": train_path, "val": val_path, "test": test_path}
+        self.dev_size, self.dev_seed = dev_size, dev_seed
+
+    def _read(self, path: str | Path, desc: str) -> list[Sentence]:
+        if not Path(path).is_file():
+            raise DataError(f"{path}: no such file")
+        return list(self._progress(read_column(path, self.encoding), desc))
+
+    def read_splits(self) -> dict[str, tuple[Iterable[Sentence], ReadStats]]:
+        if self.corpus is not None:
+            path = corpus_path(self.corpus)
+            train, test = split_official(self.corpus, self._read(path, f"reading {self.corpus}"))
+            splits = {"train": train, "test": test}
+        else:
+            splits = {k: self._read(p, f"reading {k}") for k, p in self.paths.items() if p}
+        if "val" not in splits and self.dev_size > 0:
+            splits["train"], splits["val"] = dev_slice(splits["train"], self.dev_size, self.dev_seed)
+        return {k: (v, ReadStats()) for k, v in splits.items()}
+
+
+class ClueDataModule(NerDataModule):
+    """CLUENER2020 JSON (``train.json``, ``dev.json``, optional ``test.json``).
+
+    The official test file is unlabelled: it is read (and summarised) but cannot be scored.
+    """
+
+    def __init__(
+        self,
+        train_path: str,
+        val_path: str | None = None,
+        test_path: str | None = None,
+        dev_size: int = 0,
+        dev_seed: int = 13,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("source_scheme", "BIO")
+        super().__init__(**kwargs)
+        self.paths = {"train": train_path, "val": val_path, "test": test_path}
+        self.dev_size, self.dev_seed = dev_size, dev_seed
+
+    def read_splits(self) -> dict[str, tuple[Iterable[Sentence], ReadStats]]:
+        out: dict[str, tuple[Iterable[Sentence], ReadStats]] = {}
+        for name, path in self.paths.items():
+            if path:
+                if not Path(path).is_file():
+                    raise DataError(f"{path}: no such file")
+                stats = ReadStats()
+                out[name] = (list(self._progress(read_cluener(path, stats), f"reading {name}")), stats)
+        if "val" not in out and self.dev_size > 0:
+            train, stats = out["train"]
+            rest, dev = dev_slice(list(train), self.dev_size, self.dev_seed)
+            out["train"], out["val"] = (rest, stats), (dev, ReadStats())
+        return out

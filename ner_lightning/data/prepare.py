@@ -1,0 +1,112 @@
+"""From read sentences to model-ready sentences: scheme conversion, stray-tag policy, long-sentence splits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ner_lightning.data.readers import DataError, ReadStats, Sentence
+from ner_lightning.data.tags import Policy, Span, TagError, detect_scheme, normalize_scheme, spans_to_tags, tags_to_spans
+
+# Cut points for long sentences, strongest first: sentence ends, then clause marks.
+SENTENCE_END = set("。！？；!?;…")
+CLAUSE_END = set("，,、：:")
+
+
+def resolve_scheme(sentences: Iterable[Sentence], scheme: str) -> str:
+    """``scheme`` itself, or the scheme detected from the labelled sentences when ``scheme == 'auto'``."""
+    if scheme.lower() != "auto":
+        return normalize_scheme(scheme)
+    return detect_scheme(s.tags for s in sentences if s.tags is not None)
+
+
+def sentence_spans(sentence: Sentence, scheme: str, policy: Policy, stats: ReadStats) -> list[Span]:
+    """Decode a sentence's tags into spans, counting repairs; strict errors name ``path:line``."""
+    assert sentence.tags is not None
+    try:
+        spans, repaired = tags_to_spans(sentence.tags, scheme, policy)
+    except TagError as err:
+        pos = min(err.position, len(sentence) - 1)
+        raise DataError(f"{sentence.where(pos)}: {err} (tag_policy=strict)") from None
+    stats.repaired_tags += repaired
+    return spans
+
+
+def _cut_points(chars: list[str], spans: list[Span], max_len: int) -> list[int]:
+    """Positions where to cut so that every piece has at most ``max_len`` chars.
+
+    Prefers the last sentence end within the window, then the last clause mark, then any position outside an
+    entity, and only then a hard cut at ``max_len``.
+    """
+    inside = bytearray(len(chars) + 1)  # inside[i] = 1 when a cut before i would break an entity
+    for _, s, e in spans:
+        inside[s + 1 : e] = b"\x01" * (e - s - 1)
+    cuts: list[int] = []
+    start = 0
+    while len(chars) - start > max_len:
+        window = range(start + max_len, start, -1)  # candidate cut positions, latest first
+        cut = next((i for i in window if chars[i - 1] in SENTENCE_END and not inside[i]), None)
+        cut = cut or next((i for i in window if chars[i - 1] in CLAUSE_END and not inside[i]), None)
+        cut = cut or next((i for i in window if not inside[i]), None)
+        cut = cut or start + max_len
+        cuts.append(cut)
+        start = cut
+    return cuts
+
+
+def split_long(
+    chars: list[str], spans: list[Span] | None, max_len: int | None, stats: ReadStats
+) -> list[tuple[int, int, list[Span] | None]]:
+    """Split a sentence longer than ``max_len`` at punctuation; never drops characters.
+
+    Returns:
+        ``(start, end, spans)`` per piece, spans relative to the piece. Entities cut by a hard split become two
+        entities and are counted in ``stats.cut_entities``.
+    """
+    cuts = _cut_points(chars, spans or [], max_len) if max_len else []
+    if not cuts:
+        return [(0, len(chars), spans)]
+    stats.split_sentences += 1
+    stats.split_pieces += len(cuts) + 1
+    bounds = [0, *cuts, len(chars)]
+    pieces: list[tuple[int, int, list[Span] | None]] = []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        piece_spans = None
+        if spans is not None:
+            piece_spans = []
+            for typ, s, e in spans:
+                if s < b and e > a:
+                    stats.cut_entities += s < a or e > b
+                    piece_spans.append((typ, max(s, a) - a, min(e, b) - a))
+        pieces.append((a, b, piece_spans))
+    return pieces
+
+
+def prepare_split(
+    sentences: Iterable[Sentence],
+    source_scheme: str,
+    target_scheme: str = "BIO",
+    policy: Policy = "repair",
+    max_len: int | None = None,
+    stats: ReadStats | None = None,
+) -> list[Sentence]:
+    """Convert tags to ``target_scheme`` and split long sentences; counts go to ``stats``.
+
+    Entities per type are counted in ``stats.entities``. Empty sentences are rejected (counted). Unlabelled sentences pass through (split if long).
+    """
+    stats = stats if stats is not None else ReadStats()
+    target_scheme = normalize_scheme(target_scheme)
+    out: list[Sentence] = []
+    for sent in sentences:
+        stats.read += 1
+        if len(sent) == 0:
+            stats.reject(f"{sent.where()}: empty sentence")
+            continue
+        spans = sentence_spans(sent, source_scheme, policy, stats) if sent.tags is not None else None
+        for a, b, piece_spans in split_long(sent.chars, spans, max_len, stats):
+            tags = None
+            if piece_spans is not None:
+                tags = spans_to_tags(piece_spans, b - a, target_scheme)
+                stats.entities.update(t for t, _, _ in piece_spans)
+            out.append(Sentence(sent.chars[a:b], tags, sent.source, sent.line + a))
+        stats.used += 1
+    return out

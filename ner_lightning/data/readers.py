@@ -1,0 +1,224 @@
+"""Corpus readers: character-per-line column files and CLUENER2020 JSON.
+
+Readers yield :class:`Sentence` objects with the corpus' own tags (no scheme conversion) and fill a
+:class:`ReadStats` so that every sentence read is either used or counted as rejected.
+Unparseable input raises :class:`DataError` whose message starts with ``path:line:``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from ner_lightning.data.tags import OUTSIDE, Span, TagError, spans_to_tags, split_tag
+
+OnError = Literal["raise", "reject"]
+
+
+class DataError(ValueError):
+    """Bad corpus input; the message names ``path:line`` (or the record number) and the offending text."""
+
+
+@dataclass
+class Sentence:
+    """One labelled (or unlabelled) sentence.
+
+    Attributes:
+        chars: one token per character (length ``n``).
+        tags: one tag per character (length ``n``), or ``None`` for unlabelled text.
+        source: file the sentence came from.
+        line: 1-based line of its first character (column files) or record number (CLUENER).
+    """
+
+    chars: list[str]
+    tags: list[str] | None
+    source: str = "<memory>"
+    line: int = 0
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def where(self, position: int = 0) -> str:
+        """``path:line`` of the character at ``position`` (column files hold one character per line)."""
+        return f"{self.source}:{self.line + position}"
+
+    @property
+    def text(self) -> str:
+        """The sentence as one string."""
+        return "".join(self.chars)
+
+
+@dataclass
+class ReadStats:
+    """Counts from reading (and preparing) one split; every sentence read is used or rejected."""
+
+    read: int = 0
+    used: int = 0
+    rejected: int = 0
+    repaired_tags: int = 0
+    split_sentences: int = 0
+    split_pieces: int = 0
+    cut_entities: int = 0
+    overlapping_dropped: int = 0
+    entities: Counter[str] = field(default_factory=Counter)
+    messages: list[str] = field(default_factory=list)
+
+    def reject(self, message: str) -> None:
+        """Count a rejected sentence and keep its message (first 20 kept)."""
+        self.rejected += 1
+        if len(self.messages) < 20:
+            self.messages.append(message)
+
+    def as_dict(self) -> dict[str, int]:
+        """The counts as a plain dict (no messages, no entity counts)."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("messages", "entities")}
+
+
+def _parse_column_line(raw: str, path: str, lineno: int) -> tuple[str, str]:
+    """Split ``char<tab or spaces>tag``; a tab separator allows the char to be a space."""
+    parts = raw.split("\t") if "\t" in raw else raw.split()
+    char, tag = "", ""
+    if len(parts) == 2:
+        # with a tab separator the character itself may be a space
+        char = parts[0] if parts[0].strip() == "" else parts[0].strip()
+        tag = parts[1].strip()
+    if not char or not tag or len(tag.split()) != 1:
+        raise DataError(f"{path}:{lineno}: expected 'char<whitespace>tag', got {raw!r}")
+    try:
+        split_tag(tag)
+    except TagError as err:
+        raise DataError(f"{path}:{lineno}: {err}: {raw!r}") from None
+    return char, tag
+
+
+def read_column(path: str | Path, encoding: str = "utf-8") -> Iterator[Sentence]:
+    """Read a column corpus: one ``char<whitespace>tag`` per line, a blank line between sentences.
+
+    Tab or space separated; CRLF line ends and a UTF-8 BOM are handled; ``-DOCSTART-`` lines end a sentence.
+
+    Raises:
+        DataError: ``path:line: ...`` for a line that does not parse or a file that is not valid text.
+    """
+    path = str(path)
+    chars: list[str] = []
+    tags: list[str] = []
+    start = 0
+    enc = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    try:
+        with open(path, encoding=enc, newline="") as fh:
+            text = fh.read()
+    except UnicodeDecodeError as err:
+        line = err.object[: err.start].count(b"\n") + 1
+        raise DataError(f"{path}:{line}: not valid {encoding} text ({err.reason})") from None
+    valid_tags: set[str] = set()
+    for lineno, raw in enumerate(text.split("\n"), 1):
+        raw = raw[:-1] if raw.endswith("\r") else raw
+        parts = raw.split("\t")
+        if len(parts) == 2 and parts[0] and parts[0].strip() == parts[0] and parts[1] in valid_tags:
+            char, tag = parts  # fast path: clean 'char<TAB>known-tag'
+        elif not raw.strip() or raw.startswith("-DOCSTART-"):
+            if chars:
+                yield Sentence(chars, tags, path, start)
+                chars, tags = [], []
+            continue
+        else:
+            char, tag = _parse_column_line(raw, path, lineno)
+            valid_tags.add(tag)
+        if not chars:
+            start = lineno
+        chars.append(char)
+        tags.append(tag)
+    if chars:
+        yield Sentence(chars, tags, path, start)
+
+
+def _iter_json_objects(path: str) -> Iterator[tuple[int, dict]]:
+    """Yield ``(line, object)`` from JSONL or from concatenated (pretty-printed) JSON objects."""
+    text = Path(path).read_text(encoding="utf-8-sig")
+    decoder = json.JSONDecoder()
+    pos, n = 0, len(text)
+    while True:
+        while pos < n and text[pos] in " \t\r\n,":
+            pos += 1
+        if pos >= n:
+            return
+        line = text.count("\n", 0, pos) + 1
+        if text[pos] == "[" and pos == 0:  # a JSON array of records
+            try:
+                records = json.loads(text)
+            except json.JSONDecodeError as err:
+                raise DataError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from None
+            for i, rec in enumerate(records, 1):
+                yield i, rec
+            return
+        try:
+            obj, end = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{path}:{err.lineno}: invalid JSON ({err.msg}): {text[pos:pos + 60]!r}") from None
+        yield line, obj
+        pos = end
+
+
+def _resolve_overlaps(spans: list[Span], stats: ReadStats) -> list[Span]:
+    """Keep the longest of overlapping spans (earliest on ties); count the dropped ones."""
+    kept: list[Span] = []
+    taken = set[int]()
+    for span in sorted(spans, key=lambda s: (-(s[2] - s[1]), s[1])):
+        cells = set(range(span[1], span[2]))
+        if cells & taken:
+            stats.overlapping_dropped += 1
+            continue
+        taken |= cells
+        kept.append(span)
+    return sorted(kept, key=lambda s: s[1])
+
+
+def read_cluener(path: str | Path, stats: ReadStats | None = None, scheme: str = "BIO") -> Iterator[Sentence]:
+    """Read CLUENER2020 records ``{"text": ..., "label": {type: {entity: [[start, end_incl], ...]}}}``.
+
+    Accepts one record per line or pretty-printed concatenated objects. Records without ``label`` give
+    unlabelled sentences (``tags=None``). Overlapping spans keep the longest; the rest are counted in
+    ``stats.overlapping_dropped``. Tags are produced in ``scheme``.
+
+    Raises:
+        DataError: ``path:line: record N: ...`` on malformed records or spans that do not match the text.
+    """
+    path = str(path)
+    stats = stats if stats is not None else ReadStats()
+    for number, (line, rec) in enumerate(_iter_json_objects(path), 1):
+        where = f"{path}:{line}: record {number}"
+        if not isinstance(rec, dict) or not isinstance(rec.get("text"), str):
+            raise DataError(f"{where}: expected an object with a string 'text'")
+        text = rec["text"]
+        if "label" not in rec or rec["label"] is None:
+            yield Sentence(list(text), None, path, line)
+            continue
+        spans: list[Span] = []
+        if not isinstance(rec["label"], dict):
+            raise DataError(f"{where}: 'label' must be an object of type -> {{entity: [[start, end], ...]}}")
+        for typ, entities in rec["label"].items():
+            for entity, positions in (entities or {}).items():
+                for pos in positions:
+                    if not (isinstance(pos, list) and len(pos) == 2 and all(isinstance(p, int) for p in pos)):
+                        raise DataError(f"{where}: {typ} {entity!r}: position {pos!r} is not [start, end]")
+                    start, end = pos
+                    if text[start : end + 1] != entity or start < 0:
+                        raise DataError(
+                            f"{where}: {typ} {entity!r} at [{start}, {end}] does not match the text "
+                            f"({text[max(start, 0) : end + 1]!r})"
+                        )
+                    spans.append((typ, start, end + 1))
+        spans = _resolve_overlaps(spans, stats)
+        yield Sentence(list(text), spans_to_tags(spans, len(text), scheme), path, line)
+
+
+def is_unlabelled(sentences: list[Sentence]) -> bool:
+    """True when no sentence carries tags (e.g. the CLUENER test file)."""
+    return all(s.tags is None for s in sentences)
+
+
+__all__ = ["OUTSIDE", "DataError", "ReadStats", "Sentence", "read_cluener", "read_column", "is_unlabelled"]
