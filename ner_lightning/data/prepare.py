@@ -26,7 +26,8 @@ def sentence_spans(sentence: Sentence, scheme: str, policy: Policy, stats: ReadS
         spans, repaired = tags_to_spans(sentence.tags, scheme, policy)
     except TagError as err:
         pos = min(err.position, len(sentence) - 1)
-        raise DataError(f"{sentence.where(pos)}: {err} (tag_policy=strict)") from None
+        hint = " (tag_policy=strict)" if err.stray else ""
+        raise DataError(f"{sentence.where(pos)}: {err}{hint}") from None
     stats.repaired_tags += repaired
     return spans
 
@@ -67,6 +68,7 @@ def split_long(
         return [(0, len(chars), spans)]
     stats.split_sentences += 1
     stats.split_pieces += len(cuts) + 1
+    stats.cut_entities += sum(any(s < c < e for c in cuts) for _, s, e in spans or [])
     bounds = [0, *cuts, len(chars)]
     pieces: list[tuple[int, int, list[Span] | None]] = []
     for a, b in zip(bounds[:-1], bounds[1:]):
@@ -75,7 +77,6 @@ def split_long(
             piece_spans = []
             for typ, s, e in spans:
                 if s < b and e > a:
-                    stats.cut_entities += s < a or e > b
                     piece_spans.append((typ, max(s, a) - a, min(e, b) - a))
         pieces.append((a, b, piece_spans))
     return pieces

@@ -22,11 +22,15 @@ _PREFIXES = {"B", "I", "M", "E", "S"}
 
 
 class TagError(ValueError):
-    """A tag that is malformed or breaks the scheme; ``position`` is its index in the sentence."""
+    """A tag that is malformed or breaks the scheme; ``position`` is its index in the sentence.
 
-    def __init__(self, message: str, position: int) -> None:
+    ``stray`` is True for tags that the ``repair`` policy would have fixed.
+    """
+
+    def __init__(self, message: str, position: int, stray: bool = False) -> None:
         super().__init__(message)
         self.position = position
+        self.stray = stray
 
 
 _SPLIT_CACHE: dict[str, tuple[str, str | None]] = {OUTSIDE: (OUTSIDE, None)}
@@ -111,7 +115,7 @@ def tags_to_spans(tags: Sequence[str], scheme: str = "BIO", policy: Policy = "re
     def stray(msg: str, i: int) -> None:
         nonlocal repaired
         if policy == "strict":
-            raise TagError(msg, i)
+            raise TagError(msg, i, stray=True)
         repaired += 1
 
     def close(end: int) -> None:

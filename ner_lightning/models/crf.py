@@ -1,0 +1,357 @@
+"""A batched linear-chain CRF: fast NLL (forward–backward with closed-form gradients), tensor Viterbi, constraints.
+
+Conventions follow ``pytorch-crf``: batch-first emissions ``(batch, seq, tags)``, a bool ``mask`` ``(batch, seq)``
+for right-padded sequences whose first step is always on. Unlike ``pytorch-crf``, :meth:`CRF.forward` returns the
+*negative* log-likelihood (a loss), and :meth:`CRF.decode` returns padded tensors (``to_lists`` turns them into lists).
+
+Speed: the log-partition is an ``autograd.Function`` whose forward runs the forward algorithm without building a
+graph and whose backward computes the exact gradients (the marginals) with one backward recursion and one
+vectorised pairwise-marginal product, instead of back-propagating through ``seq`` small ``logsumexp`` steps.
+Viterbi keeps back-pointers as a tensor and backtracks for the whole batch at once: no ``.item()``, no Python loop
+over sentences, and no data-dependent control flow, so it can be traced (``torch.jit.trace`` / ONNX) for a fixed
+padded length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+Reduction = Literal["none", "sum", "mean", "token_mean"]
+ILLEGAL_SCORE = -10000.0  # "-inf" that stays finite (seed 000 §4.2 uses -10000)
+
+
+def allowed_transitions(scheme: str, labels: Sequence[str]) -> tuple[Tensor, Tensor, Tensor]:
+    """Which transitions a tag scheme allows, like allennlp's ``allowed_transitions`` with start/end.
+
+    Args:
+        scheme: ``BIO`` (IOB2) or ``BIOES``.
+        labels: tag names in id order, e.g. ``['O', 'B-LOC', 'I-LOC']``.
+
+    Returns:
+        ``(start, end, transitions)`` bool tensors of shapes ``(tags,)``, ``(tags,)``, ``(tags, tags)``;
+        ``transitions[i, j]`` is True when tag ``j`` may follow tag ``i``.
+
+    Raises:
+        ValueError: for another scheme or a label that is not ``O`` / ``<prefix>-<TYPE>`` of the scheme.
+    """
+    scheme = scheme.upper()
+    scheme = "BIO" if scheme == "IOB2" else scheme
+    if scheme not in ("BIO", "BIOES"):
+        raise ValueError(f"constraints are defined for BIO and BIOES, got {scheme!r}")
+    parsed: list[tuple[str, str | None]] = []
+    for label in labels:
+        if label == "O":
+            parsed.append(("O", None))
+        elif len(label) > 2 and label[1] == "-" and label[0] in ("BI" if scheme == "BIO" else "BIES"):
+            parsed.append((label[0], label[2:]))
+        else:
+            raise ValueError(f"label {label!r} is not a {scheme} tag")
+    k = len(parsed)
+    start = torch.zeros(k, dtype=torch.bool)
+    end = torch.zeros(k, dtype=torch.bool)
+    trans = torch.zeros(k, k, dtype=torch.bool)
+    for j, (pj, tj) in enumerate(parsed):
+        start[j] = pj in ("O", "B", "S")
+        end[j] = pj in ("O", "B", "I") if scheme == "BIO" else pj in ("O", "E", "S")
+        for i, (pi, ti) in enumerate(parsed):
+            if scheme == "BIO":
+                trans[i, j] = pj != "I" or (pi in ("B", "I") and ti == tj)
+            else:  # BIOES: inside an entity only I-/E- of the same type may follow
+                if pi in ("B", "I"):
+                    trans[i, j] = pj in ("I", "E") and ti == tj
+                else:
+                    trans[i, j] = pj in ("O", "B", "S")
+    return start, end, trans
+
+
+_TINY = 1e-30  # keeps a normaliser positive when every path into a step has underflowed
+
+
+class _LogPartition(torch.autograd.Function):
+    """``log Z`` per sequence; backward returns the exact marginals (forward–backward algorithm).
+
+    Both recursions run in probability space with per-step normalisation (the scaled forward–backward of HMMs):
+    one ``(batch, tags) @ (tags, tags)`` product per step instead of a ``(batch, tags, tags)`` log-sum-exp, and no
+    autograd graph. Log-space messages are rebuilt afterwards in a few whole-tensor operations.
+    """
+
+    @staticmethod
+    def forward(ctx, emissions: Tensor, mask: Tensor, start: Tensor, end: Tensor, trans: Tensor) -> Tensor:  # noqa: ANN001
+        batch, seq, _ = emissions.shape
+        # exp-space transition matrix and emissions, each shifted by its max (per step for emissions)
+        t_max = trans.max()
+        exp_trans = torch.exp(trans - t_max)
+        # shape: (batch, seq, 1)
+        e_max = emissions.amax(dim=2, keepdim=True)
+        exp_emit = torch.exp(emissions - e_max).unbind(1)
+        steps = mask.unbind(1)
+        # shape: (batch, tags)
+        alpha0 = start + emissions[:, 0]
+        a_max = alpha0.amax(dim=1, keepdim=True)
+        p = torch.exp(alpha0 - a_max)
+        norm = p.sum(1, keepdim=True)
+        p = p / norm
+        probs, norms = [p], [norm]
+        for t in range(1, seq):
+            nxt = (p @ exp_trans) * exp_emit[t]
+            norm = nxt.sum(1, keepdim=True).clamp_min(_TINY)
+            p = torch.where(steps[t].unsqueeze(1), nxt / norm, p)
+            probs.append(p)
+            norms.append(norm)
+        maskf = mask.to(emissions.dtype)
+        # shape: (batch, seq): log of each step's scale; padded steps add nothing
+        inc = torch.cat(norms, dim=1).log() + (e_max.squeeze(2) + t_max) * maskf
+        inc[:, 0] = torch.log(norms[0].squeeze(1)) + a_max.squeeze(1)
+        offsets = (inc * maskf).cumsum(1)
+        # shape: (batch, seq, tags)
+        alphas = torch.stack(probs, dim=1).clamp_min(_TINY).log() + offsets.unsqueeze(2)
+        log_z = torch.logsumexp(alphas[:, -1] + end, dim=1)
+        ctx.save_for_backward(emissions, mask, end, trans, alphas, log_z)
+        return log_z
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_log_z: Tensor):  # noqa: ANN001, ANN205
+        emissions, mask, end, trans, alphas, log_z = ctx.saved_tensors
+        batch, seq, k = emissions.shape
+        t_max = trans.max()
+        exp_trans_t = torch.exp(trans - t_max).t()
+        e_max = emissions.amax(dim=2, keepdim=True)
+        exp_emit = torch.exp(emissions - e_max).unbind(1)
+        steps = mask.unbind(1)
+        end_lse = torch.logsumexp(end, dim=0)
+        # beta[b, t, i] = log-sum of continuations after position t from tag i; reset to `end` at the last step
+        init = torch.exp(end - end_lse).expand(batch, k)
+        b = init
+        probs, norms = [b], [torch.ones(batch, 1, dtype=emissions.dtype, device=emissions.device)]
+        for t in range(seq - 2, -1, -1):
+            nxt = (exp_emit[t + 1] * b) @ exp_trans_t
+            norm = nxt.sum(1, keepdim=True).clamp_min(_TINY)
+            on = steps[t + 1].unsqueeze(1)
+            b = torch.where(on, nxt / norm, init)
+            probs.append(b)
+            norms.append(torch.where(on, norm, 1.0))
+        maskf = mask.to(emissions.dtype)
+        # shape: (batch, seq): inc[t] = log scale of step t -> t+1 (0 where t is a sequence's last position)
+        nxt_on = torch.cat([maskf[:, 1:], maskf.new_zeros(batch, 1)], dim=1)
+        inc = torch.cat(norms[::-1], dim=1).log() + (torch.cat([e_max[:, 1:, 0], e_max.new_zeros(batch, 1)], 1) + t_max) * nxt_on
+        offsets = inc.flip(1).cumsum(1).flip(1) + end_lse
+        # shape: (batch, seq, tags)
+        betas = torch.stack(probs[::-1], dim=1).clamp_min(_TINY).log() + offsets.unsqueeze(2)
+        scale = grad_log_z.view(batch, 1, 1)
+        norm_z = log_z.view(batch, 1, 1)
+        # shape: (batch, seq, tags): unary marginals p(y_t = j)
+        unary = torch.exp(alphas + betas - norm_z) * maskf.unsqueeze(2)
+        grad_emissions = unary * scale
+        grad_start = grad_emissions[:, 0].sum(0)
+        lengths = mask.sum(1)
+        last = alphas.gather(1, (lengths - 1).view(batch, 1, 1).expand(batch, 1, k)).squeeze(1)
+        grad_end = (torch.exp(last + end - log_z.unsqueeze(1)) * grad_log_z.unsqueeze(1)).sum(0)
+        # shape: (batch, seq-1, tags, tags): pairwise marginals p(y_{t-1} = i, y_t = j)
+        # shape: (batch, seq-1, tags, tags): pairwise marginals p(y_{t-1} = i, y_t = j), built in place
+        pair = alphas[:, :-1].unsqueeze(3) + (emissions[:, 1:] + betas[:, 1:] - norm_z).unsqueeze(2)
+        pair += trans
+        pair.exp_()
+        weight = maskf[:, 1:] * grad_log_z.unsqueeze(1)
+        grad_trans = torch.einsum("btij,bt->ij", pair, weight)
+        return grad_emissions, None, grad_start, grad_end, grad_trans
+
+
+class CRF(nn.Module):
+    """Linear-chain conditional random field.
+
+    Args:
+        num_tags: number of tags.
+        constraints: optional ``(start, end, transitions)`` bool tensors from :func:`allowed_transitions`; illegal
+            moves are scored :data:`ILLEGAL_SCORE` when decoding (and in training when ``constrain_training``).
+        constrain_training: also apply the constraints in the likelihood.
+        init_illegal: initialise the illegal start/end/transition scores to :data:`ILLEGAL_SCORE`
+            (seed 000 §4.2) so the model starts from legal paths even without decoding constraints.
+
+    Attributes:
+        start_transitions: ``(num_tags,)`` scores of starting with each tag.
+        end_transitions: ``(num_tags,)`` scores of ending with each tag.
+        transitions: ``(num_tags, num_tags)``; ``transitions[i, j]`` scores tag ``j`` following tag ``i``.
+    """
+
+    def __init__(
+        self,
+        num_tags: int,
+        constraints: tuple[Tensor, Tensor, Tensor] | None = None,
+        constrain_training: bool = False,
+        init_illegal: bool = False,
+    ) -> None:
+        super().__init__()
+        if num_tags <= 0:
+            raise ValueError(f"invalid number of tags: {num_tags}")
+        self.num_tags = num_tags
+        self.start_transitions = nn.Parameter(torch.empty(num_tags).uniform_(-0.1, 0.1))
+        self.end_transitions = nn.Parameter(torch.empty(num_tags).uniform_(-0.1, 0.1))
+        self.transitions = nn.Parameter(torch.empty(num_tags, num_tags).uniform_(-0.1, 0.1))
+        self.constrain_training = constrain_training
+        ones = torch.ones(num_tags, dtype=torch.bool)
+        start, end, trans = constraints if constraints is not None else (ones, ones, ones.outer(ones))
+        if start.shape != (num_tags,) or end.shape != (num_tags,) or trans.shape != (num_tags, num_tags):
+            raise ValueError(f"constraints must have shapes ({num_tags},), ({num_tags},), ({num_tags}, {num_tags})")
+        self.register_buffer("allowed_start", start.bool().clone())
+        self.register_buffer("allowed_end", end.bool().clone())
+        self.register_buffer("allowed_transitions", trans.bool().clone())
+        self.has_constraints = constraints is not None
+        if init_illegal:
+            with torch.no_grad():
+                self.start_transitions.masked_fill_(~self.allowed_start, ILLEGAL_SCORE)
+                self.end_transitions.masked_fill_(~self.allowed_end, ILLEGAL_SCORE)
+                self.transitions.masked_fill_(~self.allowed_transitions, ILLEGAL_SCORE)
+
+    def extra_repr(self) -> str:
+        return f"num_tags={self.num_tags}, constrained={self.has_constraints}"
+
+    def scores(self, constrained: bool) -> tuple[Tensor, Tensor, Tensor]:
+        """``(start, end, transitions)`` in float32, with illegal moves at :data:`ILLEGAL_SCORE` if ``constrained``."""
+        start, end, trans = self.start_transitions.float(), self.end_transitions.float(), self.transitions.float()
+        if constrained and self.has_constraints:
+            illegal = torch.tensor(ILLEGAL_SCORE, dtype=start.dtype, device=start.device)
+            start = torch.where(self.allowed_start, start, illegal)
+            end = torch.where(self.allowed_end, end, illegal)
+            trans = torch.where(self.allowed_transitions, trans, illegal)
+        return start, end, trans
+
+    def _validate(self, emissions: Tensor, mask: Tensor | None, tags: Tensor | None = None) -> Tensor:
+        """Check shapes and values; returns the mask (all on when ``None``)."""
+        if emissions.dim() != 3:
+            raise ValueError(f"emissions must have dimension of 3, got {emissions.dim()}")
+        if emissions.size(2) != self.num_tags:
+            raise ValueError(f"expected last dimension of emissions is {self.num_tags}, got {emissions.size(2)}")
+        if emissions.size(1) == 0:
+            raise ValueError("emissions must have at least one time step")
+        if mask is None:
+            mask = emissions.new_ones(emissions.shape[:2], dtype=torch.bool)
+        if mask.dtype != torch.bool:
+            raise ValueError(f"mask must be a bool tensor, got {mask.dtype}")
+        if mask.shape != emissions.shape[:2]:
+            raise ValueError(
+                f"the shape of emissions and mask must match, got {tuple(emissions.shape[:2])} and {tuple(mask.shape)}"
+            )
+        tracing = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+        if not tracing:
+            if not bool(mask[:, 0].all()):
+                raise ValueError("mask of the first timestep must all be on")
+            if bool((mask[:, 1:] & ~mask[:, :-1]).any()):
+                raise ValueError("mask must be right-padded: no on step may follow an off step")
+        if tags is not None:
+            if tags.shape != emissions.shape[:2]:
+                raise ValueError(
+                    f"the shape of emissions and tags must match, got {tuple(emissions.shape[:2])} and {tuple(tags.shape)}"
+                )
+            if tags.dtype not in (torch.long, torch.int, torch.int16, torch.uint8):
+                raise ValueError(f"tags must be an integer tensor, got {tags.dtype}")
+            bad = mask & ((tags < 0) | (tags >= self.num_tags))
+            if not tracing and bool(bad.any()):
+                value = int(tags[bad][0])
+                raise ValueError(
+                    f"tags must be in [0, {self.num_tags}) where mask is on, got {value}; "
+                    "ignore-index positions (e.g. -100) must be masked out"
+                )
+        return mask
+
+    def forward(
+        self, emissions: Tensor, tags: Tensor, mask: Tensor | None = None, reduction: Reduction = "mean"
+    ) -> Tensor:
+        """Negative log-likelihood of ``tags``.
+
+        Args:
+            emissions: ``(batch, seq, num_tags)`` scores (computed in float32 whatever their dtype).
+            tags: ``(batch, seq)`` gold tag ids; values where ``mask`` is off are ignored (-100 is fine there).
+            mask: ``(batch, seq)`` bool, right-padded, first step on; ``None`` means all on.
+            reduction: ``none`` ``(batch,)``, ``sum``, ``mean`` over sentences, or ``token_mean`` over tokens.
+
+        Returns:
+            The loss: ``(batch,)`` for ``none``, else a scalar.
+
+        Raises:
+            ValueError: on bad shapes, dtypes, masks or tag values (see :meth:`_validate`).
+        """
+        if reduction not in ("none", "sum", "mean", "token_mean"):
+            raise ValueError(f"invalid reduction: {reduction}")
+        mask = self._validate(emissions, mask, tags)
+        emissions = emissions.float()
+        start, end, trans = self.scores(self.constrain_training)
+        # shape: (batch,)
+        nll = _LogPartition.apply(emissions, mask, start, end, trans) - self._gold_score(
+            emissions, tags, mask, start, end, trans
+        )
+        if reduction == "none":
+            return nll
+        if reduction == "sum":
+            return nll.sum()
+        if reduction == "mean":
+            return nll.mean()
+        return nll.sum() / mask.sum()
+
+    @staticmethod
+    def _gold_score(emissions: Tensor, tags: Tensor, mask: Tensor, start: Tensor, end: Tensor, trans: Tensor) -> Tensor:
+        """Score of the gold path per sequence, ``(batch,)``, without a loop over time."""
+        batch = emissions.size(0)
+        # shape: (batch, seq)
+        tags = tags.long().masked_fill(~mask, 0)
+        maskf = mask.to(emissions.dtype)
+        emit = emissions.gather(2, tags.unsqueeze(2)).squeeze(2)
+        # shape: (batch, seq - 1)
+        moves = trans[tags[:, :-1], tags[:, 1:]]
+        last = tags.gather(1, (mask.sum(1) - 1).unsqueeze(1)).squeeze(1)
+        return start[tags[:, 0]] + (emit * maskf).sum(1) + (moves * maskf[:, 1:]).sum(1) + end[last].view(batch)
+
+    @torch.no_grad()
+    def decode(self, emissions: Tensor, mask: Tensor | None = None, pad_value: int = 0) -> tuple[Tensor, Tensor]:
+        """Most likely tag sequences (Viterbi), constrained when the CRF has constraints.
+
+        Args:
+            emissions: ``(batch, seq, num_tags)``.
+            mask: ``(batch, seq)`` bool, right-padded, first step on; ``None`` means all on.
+            pad_value: tag id written at masked positions.
+
+        Returns:
+            ``(tags, lengths)``: ``(batch, seq)`` long tag ids and ``(batch,)`` long lengths.
+        """
+        mask = self._validate(emissions, mask)
+        emissions = emissions.float()
+        start, end, trans = self.scores(constrained=True)
+        batch, seq, k = emissions.shape
+        # shape: (batch, tags)
+        lengths = mask.sum(1)
+        trans_t = trans.t().contiguous()  # (to, from): the max runs over the contiguous last dimension
+        emit = emissions.unbind(1)
+        # shape: (batch, tags)
+        score = start + emit[0]
+        scores, history = [score], []
+        for t in range(1, seq):
+            # shape: (batch, to, from) -> best previous tag per current tag; padded steps are fixed up after the
+            # loop. Adding the emission after the max keeps pytorch-crf's rounding, hence identical decodes.
+            best, idx = (score.unsqueeze(1) + trans_t).max(dim=2)
+            score = best + emit[t]
+            scores.append(score)
+            history.append(idx)
+        # shape: (batch, tags): the score at each sequence's own last position
+        final = torch.stack(scores, dim=1).gather(1, (lengths - 1).view(batch, 1, 1).expand(batch, 1, k)).squeeze(1)
+        # shape: (batch, 1)
+        cur = (final + end).argmax(dim=1, keepdim=True)
+        if seq == 1:
+            return cur.masked_fill(~mask, pad_value), lengths
+        # back-pointers at padded steps become the identity, so every sequence backtracks from position seq - 1
+        identity = torch.arange(k, device=emissions.device).expand(batch, k)
+        pointers = torch.where(mask[:, 1:].t().unsqueeze(2), torch.stack(history), identity).unbind(0)
+        out = [cur]
+        for t in range(seq - 2, -1, -1):
+            cur = pointers[t].gather(1, cur)
+            out.append(cur)
+        tags = torch.cat(out[::-1], dim=1).masked_fill(~mask, pad_value)
+        return tags, lengths
+
+    @staticmethod
+    def to_lists(tags: Tensor, lengths: Tensor) -> list[list[int]]:
+        """Padded ``(batch, seq)`` tags and ``(batch,)`` lengths to a list of per-sequence tag lists."""
+        return [row[:n] for row, n in zip(tags.tolist(), lengths.tolist())]

