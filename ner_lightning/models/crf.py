@@ -68,48 +68,85 @@ def allowed_transitions(scheme: str, labels: Sequence[str]) -> tuple[Tensor, Ten
     return start, end, trans
 
 
-_TINY = 1e-30  # keeps a normaliser positive when every path into a step has underflowed
+def _compute_dtype(emissions: Tensor) -> torch.dtype:
+    """float64 stays float64; half precision (autocast) is computed in float32."""
+    return torch.float64 if emissions.dtype == torch.float64 else torch.float32
+
+
+def _safe_spread(dtype: torch.dtype) -> float:
+    """Largest gap below a step's max that ``exp`` keeps (float32 underflows near ``exp(-87)``), with a margin."""
+    return 600.0 if dtype == torch.float64 else 60.0
+
+
+def _too_wide(messages: Tensor, mask: Tensor) -> bool:
+    """True when, at some real step, a finite message lies so far below the step's max that the fast product could
+    lose it; then the exact log-sum-exp recursion is used instead."""
+    finite = torch.isfinite(messages)
+    low = messages.masked_fill(~finite, float("inf")).amin(dim=2)
+    gap = (messages.amax(dim=2) - low).masked_fill(~mask, 0.0)
+    return bool((gap > _safe_spread(messages.dtype)).any())
+
+
+def _alphas(emissions: Tensor, mask: Tensor, start: Tensor, trans: Tensor, exact: bool) -> Tensor:
+    """Forward messages ``(batch, seq, tags)``; padded steps repeat the last real one."""
+    steps, emit = mask.unbind(1), emissions.unbind(1)
+    t_max = trans.max()
+    exp_trans = torch.exp(trans - t_max)
+    alpha = start + emit[0]
+    alphas = [alpha]
+    for t in range(1, len(emit)):
+        if exact:
+            # shape: (batch, tags, tags) -> (batch, tags)
+            nxt = torch.logsumexp(alpha.unsqueeze(2) + trans, dim=1) + emit[t]
+        else:
+            shift = alpha.amax(dim=1, keepdim=True)
+            # shape: (batch, tags) @ (tags, tags) -> (batch, tags)
+            nxt = torch.log(torch.exp(alpha - shift) @ exp_trans) + (shift + t_max) + emit[t]
+        alpha = torch.where(steps[t].unsqueeze(1), nxt, alpha)
+        alphas.append(alpha)
+    return torch.stack(alphas, dim=1)
+
+
+def _betas(emissions: Tensor, mask: Tensor, end: Tensor, trans: Tensor, exact: bool) -> Tensor:
+    """Backward messages ``(batch, seq, tags)``: ``beta[b, t, i]`` sums the continuations after ``t`` from tag
+    ``i``; it is ``end`` at each sequence's last position (and on padding)."""
+    steps, emit = mask.unbind(1), emissions.unbind(1)
+    t_max = trans.max()
+    exp_trans_t = torch.exp(trans - t_max).t()
+    init = end.expand(emissions.size(0), emissions.size(2))
+    beta = init
+    betas = [beta]
+    for t in range(len(emit) - 2, -1, -1):
+        v = beta + emit[t + 1]
+        if exact:
+            # shape: (batch, tags, tags) -> (batch, tags)
+            nxt = torch.logsumexp(trans + v.unsqueeze(1), dim=2)
+        else:
+            shift = v.amax(dim=1, keepdim=True)
+            nxt = torch.log(torch.exp(v - shift) @ exp_trans_t) + (shift + t_max)
+        beta = torch.where(steps[t + 1].unsqueeze(1), nxt, init)
+        betas.append(beta)
+    return torch.stack(betas[::-1], dim=1)
 
 
 class _LogPartition(torch.autograd.Function):
     """``log Z`` per sequence; backward returns the exact marginals (forward–backward algorithm).
 
-    Both recursions run in probability space with per-step normalisation (the scaled forward–backward of HMMs):
-    one ``(batch, tags) @ (tags, tags)`` product per step instead of a ``(batch, tags, tags)`` log-sum-exp, and no
-    autograd graph. Log-space messages are rebuilt afterwards in a few whole-tensor operations.
+    Messages stay in log space, max-shifted each step; the sum over previous tags is a
+    ``(batch, tags) @ (tags, tags)`` product with ``exp(transitions)`` instead of a ``(batch, tags, tags)``
+    log-sum-exp, and no autograd graph is built: the gradients come in closed form from the marginals. When a
+    step's messages spread wider than ``exp`` can represent, the exact log-sum-exp recursion is used instead.
     """
 
     @staticmethod
     def forward(ctx, emissions: Tensor, mask: Tensor, start: Tensor, end: Tensor, trans: Tensor) -> Tensor:  # noqa: ANN001
-        batch, seq, _ = emissions.shape
-        # exp-space transition matrix and emissions, each shifted by its max (per step for emissions)
-        t_max = trans.max()
-        exp_trans = torch.exp(trans - t_max)
-        # shape: (batch, seq, 1)
-        e_max = emissions.amax(dim=2, keepdim=True)
-        exp_emit = torch.exp(emissions - e_max).unbind(1)
-        steps = mask.unbind(1)
-        # shape: (batch, tags)
-        alpha0 = start + emissions[:, 0]
-        a_max = alpha0.amax(dim=1, keepdim=True)
-        p = torch.exp(alpha0 - a_max)
-        norm = p.sum(1, keepdim=True)
-        p = p / norm
-        probs, norms = [p], [norm]
-        for t in range(1, seq):
-            nxt = (p @ exp_trans) * exp_emit[t]
-            norm = nxt.sum(1, keepdim=True).clamp_min(_TINY)
-            p = torch.where(steps[t].unsqueeze(1), nxt / norm, p)
-            probs.append(p)
-            norms.append(norm)
-        maskf = mask.to(emissions.dtype)
-        # shape: (batch, seq): log of each step's scale; padded steps add nothing
-        inc = torch.cat(norms, dim=1).log() + (e_max.squeeze(2) + t_max) * maskf
-        inc[:, 0] = torch.log(norms[0].squeeze(1)) + a_max.squeeze(1)
-        offsets = (inc * maskf).cumsum(1)
-        # shape: (batch, seq, tags)
-        alphas = torch.stack(probs, dim=1).clamp_min(_TINY).log() + offsets.unsqueeze(2)
+        alphas = _alphas(emissions, mask, start, trans, exact=False)
+        exact = _too_wide(alphas, mask)
+        if exact:
+            alphas = _alphas(emissions, mask, start, trans, exact=True)
+        # shape: (batch,); padded steps repeat the last real alpha, so the last column is each sequence's own
         log_z = torch.logsumexp(alphas[:, -1] + end, dim=1)
+        ctx.exact = exact
         ctx.save_for_backward(emissions, mask, end, trans, alphas, log_z)
         return log_z
 
@@ -117,44 +154,23 @@ class _LogPartition(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_log_z: Tensor):  # noqa: ANN001, ANN205
         emissions, mask, end, trans, alphas, log_z = ctx.saved_tensors
-        batch, seq, k = emissions.shape
-        t_max = trans.max()
-        exp_trans_t = torch.exp(trans - t_max).t()
-        e_max = emissions.amax(dim=2, keepdim=True)
-        exp_emit = torch.exp(emissions - e_max).unbind(1)
-        steps = mask.unbind(1)
-        end_lse = torch.logsumexp(end, dim=0)
-        # beta[b, t, i] = log-sum of continuations after position t from tag i; reset to `end` at the last step
-        init = torch.exp(end - end_lse).expand(batch, k)
-        b = init
-        probs, norms = [b], [torch.ones(batch, 1, dtype=emissions.dtype, device=emissions.device)]
-        for t in range(seq - 2, -1, -1):
-            nxt = (exp_emit[t + 1] * b) @ exp_trans_t
-            norm = nxt.sum(1, keepdim=True).clamp_min(_TINY)
-            on = steps[t + 1].unsqueeze(1)
-            b = torch.where(on, nxt / norm, init)
-            probs.append(b)
-            norms.append(torch.where(on, norm, 1.0))
+        batch, _, k = emissions.shape
+        betas = _betas(emissions, mask, end, trans, exact=ctx.exact)
+        if not ctx.exact and _too_wide(betas, mask):
+            betas = _betas(emissions, mask, end, trans, exact=True)
         maskf = mask.to(emissions.dtype)
-        # shape: (batch, seq): inc[t] = log scale of step t -> t+1 (0 where t is a sequence's last position)
-        nxt_on = torch.cat([maskf[:, 1:], maskf.new_zeros(batch, 1)], dim=1)
-        inc = torch.cat(norms[::-1], dim=1).log() + (torch.cat([e_max[:, 1:, 0], e_max.new_zeros(batch, 1)], 1) + t_max) * nxt_on
-        offsets = inc.flip(1).cumsum(1).flip(1) + end_lse
-        # shape: (batch, seq, tags)
-        betas = torch.stack(probs[::-1], dim=1).clamp_min(_TINY).log() + offsets.unsqueeze(2)
         scale = grad_log_z.view(batch, 1, 1)
         norm_z = log_z.view(batch, 1, 1)
         # shape: (batch, seq, tags): unary marginals p(y_t = j)
-        unary = torch.exp(alphas + betas - norm_z) * maskf.unsqueeze(2)
-        grad_emissions = unary * scale
+        grad_emissions = torch.exp(alphas + betas - norm_z) * (maskf.unsqueeze(2) * scale)
         grad_start = grad_emissions[:, 0].sum(0)
         lengths = mask.sum(1)
         last = alphas.gather(1, (lengths - 1).view(batch, 1, 1).expand(batch, 1, k)).squeeze(1)
         grad_end = (torch.exp(last + end - log_z.unsqueeze(1)) * grad_log_z.unsqueeze(1)).sum(0)
-        # shape: (batch, seq-1, tags, tags): pairwise marginals p(y_{t-1} = i, y_t = j)
         # shape: (batch, seq-1, tags, tags): pairwise marginals p(y_{t-1} = i, y_t = j), built in place
         pair = alphas[:, :-1].unsqueeze(3) + (emissions[:, 1:] + betas[:, 1:] - norm_z).unsqueeze(2)
         pair += trans
+        pair.masked_fill_(~mask[:, 1:, None, None], float("-inf"))  # padding: no pair, and no inf * 0
         pair.exp_()
         weight = maskf[:, 1:] * grad_log_z.unsqueeze(1)
         grad_trans = torch.einsum("btij,bt->ij", pair, weight)
@@ -210,9 +226,9 @@ class CRF(nn.Module):
     def extra_repr(self) -> str:
         return f"num_tags={self.num_tags}, constrained={self.has_constraints}"
 
-    def scores(self, constrained: bool) -> tuple[Tensor, Tensor, Tensor]:
-        """``(start, end, transitions)`` in float32, with illegal moves at :data:`ILLEGAL_SCORE` if ``constrained``."""
-        start, end, trans = self.start_transitions.float(), self.end_transitions.float(), self.transitions.float()
+    def scores(self, constrained: bool, dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor, Tensor]:
+        """``(start, end, transitions)`` in ``dtype``, with illegal moves at :data:`ILLEGAL_SCORE` if ``constrained``."""
+        start, end, trans = (p.to(dtype) for p in (self.start_transitions, self.end_transitions, self.transitions))
         if constrained and self.has_constraints:
             illegal = torch.tensor(ILLEGAL_SCORE, dtype=start.dtype, device=start.device)
             start = torch.where(self.allowed_start, start, illegal)
@@ -264,7 +280,7 @@ class CRF(nn.Module):
         """Negative log-likelihood of ``tags``.
 
         Args:
-            emissions: ``(batch, seq, num_tags)`` scores (computed in float32 whatever their dtype).
+            emissions: ``(batch, seq, num_tags)`` scores (computed in float32, or float64 if given).
             tags: ``(batch, seq)`` gold tag ids; values where ``mask`` is off are ignored (-100 is fine there).
             mask: ``(batch, seq)`` bool, right-padded, first step on; ``None`` means all on.
             reduction: ``none`` ``(batch,)``, ``sum``, ``mean`` over sentences, or ``token_mean`` over tokens.
@@ -278,8 +294,8 @@ class CRF(nn.Module):
         if reduction not in ("none", "sum", "mean", "token_mean"):
             raise ValueError(f"invalid reduction: {reduction}")
         mask = self._validate(emissions, mask, tags)
-        emissions = emissions.float()
-        start, end, trans = self.scores(self.constrain_training)
+        emissions = emissions.to(_compute_dtype(emissions))
+        start, end, trans = self.scores(self.constrain_training, emissions.dtype)
         # shape: (batch,)
         nll = _LogPartition.apply(emissions, mask, start, end, trans) - self._gold_score(
             emissions, tags, mask, start, end, trans
@@ -318,8 +334,8 @@ class CRF(nn.Module):
             ``(tags, lengths)``: ``(batch, seq)`` long tag ids and ``(batch,)`` long lengths.
         """
         mask = self._validate(emissions, mask)
-        emissions = emissions.float()
-        start, end, trans = self.scores(constrained=True)
+        emissions = emissions.to(_compute_dtype(emissions))
+        start, end, trans = self.scores(True, emissions.dtype)
         batch, seq, k = emissions.shape
         # shape: (batch, tags)
         lengths = mask.sum(1)
