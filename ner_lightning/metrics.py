@@ -1,0 +1,55 @@
+"""Entity-level scores with seqeval, in one fixed mode.
+
+Mode: seqeval ``strict`` with the model scheme (IOB2 for BIO, IOBES for BIOES). An entity counts only when its
+type and both boundaries match exactly; an ill-formed predicted sequence (e.g. a stray ``I-`` from a softmax head)
+is not guessed into an entity. Gold tags are always well formed (stray tags are repaired or rejected on reading).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+from seqeval.metrics import classification_report
+from seqeval.scheme import IOB2, IOBES
+
+SEQEVAL_MODE = "strict"
+_SCHEMES = {"BIO": IOB2, "BIOES": IOBES}
+
+
+def entity_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], scheme: str = "BIO") -> dict[str, Any]:
+    """Micro/macro P/R/F1 and per-type scores.
+
+    Args:
+        gold: gold tag sequences.
+        pred: predicted tag sequences (same lengths).
+        scheme: ``BIO`` or ``BIOES``.
+
+    Returns:
+        ``{"precision", "recall", "f1", "macro_f1", "per_type": {TYPE: {"precision", "recall", "f1", "support"}},
+        "report": str}``; all zeros when there are no entities at all.
+    """
+    gold_l, pred_l = [list(g) for g in gold], [list(p) for p in pred]
+    if not any(t != "O" for seq in gold_l + pred_l for t in seq):
+        return {"precision": 0.0, "recall": 0.0, "f1": 0.0, "macro_f1": 0.0, "per_type": {}, "report": "no entities"}
+    kwargs = {"mode": SEQEVAL_MODE, "scheme": _SCHEMES[scheme], "zero_division": 0}
+    with warnings.catch_warnings():  # seqeval averages empty arrays for types absent from one side
+        warnings.simplefilter("ignore", RuntimeWarning)
+        raw = classification_report(gold_l, pred_l, output_dict=True, **kwargs)
+        text = classification_report(gold_l, pred_l, digits=4, **kwargs)
+    micro = raw.get("micro avg", {"precision": 0.0, "recall": 0.0, "f1-score": 0.0})
+    per_type = {
+        k: {"precision": float(v["precision"]), "recall": float(v["recall"]), "f1": float(v["f1-score"]),
+            "support": int(v["support"])}
+        for k, v in raw.items()
+        if not k.endswith(" avg")
+    }
+    return {
+        "precision": float(micro["precision"]),
+        "recall": float(micro["recall"]),
+        "f1": float(micro["f1-score"]),
+        "macro_f1": float(raw.get("macro avg", {}).get("f1-score", 0.0)),
+        "per_type": per_type,
+        "report": text,
+    }

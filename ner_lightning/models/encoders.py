@@ -1,0 +1,96 @@
+"""Encoders: character ids -> contextual hidden states. BiLSTM here; transformers join them with the same API.
+
+Every encoder takes ``input_ids`` ``(batch, seq)`` and a bool ``mask`` ``(batch, seq)`` and returns hidden states
+``(batch, seq, output_dim)``; ``param_groups()`` names its parameters ``embeddings`` or ``encoder`` for the
+per-group learning rates.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+
+class BiLSTMEncoder(nn.Module):
+    """Embedding -> dropout -> stacked bidirectional LSTM -> dropout.
+
+    Args:
+        vocab_size: character vocabulary size (id 0 is padding).
+        embedding_dim: character embedding size (seed 000: 300 baseline, 256 optimized).
+        hidden_size: LSTM size per direction (300 baseline, 512 optimized).
+        num_layers: stacked LSTM layers (2).
+        dropout: dropout on embeddings, between LSTM layers and on the output (0.3 baseline, 0.5 optimized).
+        init: ``default`` (PyTorch's) or ``seed000`` (seed 000 §5.2: Xavier input-hidden, orthogonal hidden-hidden,
+            zero biases with forget-gate bias 1.0).
+        embeddings: optional ``(vocab_size, embedding_dim)`` tensor to start the embedding from (fine-tuned).
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embedding_dim: int = 300,
+        hidden_size: int = 300,
+        num_layers: int = 2,
+        dropout: float = 0.3,
+        init: Literal["default", "seed000"] = "default",
+        embeddings: Tensor | None = None,
+    ) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
+        if embeddings is not None:
+            with torch.no_grad():
+                self.embedding.weight.copy_(embeddings)
+        self.dropout = nn.Dropout(dropout)
+        self.lstm = nn.LSTM(
+            embedding_dim,
+            hidden_size,
+            num_layers=num_layers,
+            batch_first=True,
+            bidirectional=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
+        self.output_dim = 2 * hidden_size
+        if init == "seed000":
+            self.reset_lstm_seed000()
+        elif init != "default":
+            raise ValueError(f"model.encoder.init={init!r}: expected 'default' or 'seed000'")
+
+    def reset_lstm_seed000(self) -> None:
+        """Xavier input-hidden, orthogonal hidden-hidden, zero biases, forget-gate bias 1.0 (seed 000 §5.2)."""
+        hidden = self.lstm.hidden_size
+        for name, param in self.lstm.named_parameters():
+            if name.startswith("weight_ih"):
+                nn.init.xavier_uniform_(param)
+            elif name.startswith("weight_hh"):
+                for gate in param.data.chunk(4, dim=0):  # orthogonal per gate block (i, f, g, o)
+                    nn.init.orthogonal_(gate)
+            elif name.startswith("bias"):
+                nn.init.zeros_(param)
+                if name.startswith("bias_ih"):  # b_ih + b_hh is the gate bias: set the forget gate once
+                    param.data[hidden : 2 * hidden] = 1.0
+
+    def forward(self, input_ids: Tensor, mask: Tensor) -> Tensor:
+        """Encode a batch.
+
+        Args:
+            input_ids: ``(batch, seq)`` character ids.
+            mask: ``(batch, seq)`` bool, True on real characters.
+
+        Returns:
+            ``(batch, seq, 2 * hidden_size)`` hidden states (zeros on padding).
+        """
+        # shape: (batch, seq, embedding_dim)
+        x = self.dropout(self.embedding(input_ids))
+        lengths = mask.sum(1).cpu()
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        out, _ = self.lstm(packed)
+        # shape: (batch, seq, 2 * hidden)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=input_ids.size(1))
+        return self.dropout(out)
+
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Parameters by learning-rate group."""
+        return {"embeddings": list(self.embedding.parameters()), "encoder": list(self.lstm.parameters())}

@@ -1,0 +1,210 @@
+"""One LightningModule for every tagger: an encoder (BiLSTM, transformer) times a head (softmax, CRF)."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+import torch
+from lightning.pytorch.utilities import rank_zero_info
+from torch import Tensor, nn
+from torchmetrics import MaxMetric
+from torchmetrics.classification import MulticlassAccuracy
+from typing_extensions import override
+
+from ner_lightning.metrics import SEQEVAL_MODE, entity_scores
+from ner_lightning.models.encoders import BiLSTMEncoder
+from ner_lightning.models.heads import build_head
+
+GROUPS = ("embeddings", "encoder", "head", "crf")
+
+
+def build_encoder(config: dict[str, Any], vocab_size: int) -> nn.Module:
+    """Encoder from ``model.encoder`` (``type``: ``bilstm``)."""
+    config = dict(config)
+    kind = config.pop("type", "bilstm")
+    if kind == "bilstm":
+        return BiLSTMEncoder(vocab_size, **config)
+    raise ValueError(f"model.encoder.type={kind!r}: expected 'bilstm'")
+
+
+class Tagger(L.LightningModule):
+    """Sequence tagger; the checkpoint carries labels, vocabulary and configuration.
+
+    Args:
+        labels: label names in id order.
+        vocab: the character vocabulary (``CharVocab.to_dict()``).
+        encoder: encoder config (``type`` plus its arguments).
+        head: head config (``type``: ``softmax`` | ``crf`` plus its arguments).
+        scheme: tag scheme of ``labels``.
+        optimizer: Hydra config of a partial optimizer (``_target_``, ``_partial_: true``, ``lr``...).
+        scheduler: Hydra config of a partial scheduler plus ``interval`` (``step``/``epoch``) and, for warmup
+            schedules, ``warmup_ratio``; empty or ``None`` for a constant learning rate.
+        lr_mult: learning-rate multiplier per group (``embeddings``, ``encoder``, ``head``) on ``optimizer.lr``.
+        crf_lr_mult: multiplier for the CRF start/end/transition scores (seed 003: x100-1000 with BERT).
+        config: the composed run configuration (kept in the checkpoint for predict/evaluate).
+    """
+
+    def __init__(
+        self,
+        labels: list[str],
+        vocab: dict[str, Any],
+        encoder: dict[str, Any],
+        head: dict[str, Any],
+        scheme: str = "BIO",
+        optimizer: dict[str, Any] | None = None,
+        scheduler: dict[str, Any] | None = None,
+        lr_mult: dict[str, float] | None = None,
+        crf_lr_mult: float = 1.0,
+        config: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(logger=False)
+        self.labels = list(labels)
+        self.encoder = build_encoder(encoder, len(vocab["itos"]))
+        head = dict(head)
+        self.head = build_head(head.pop("type", "crf"), self.encoder.output_dim, self.labels, scheme, **head)
+        self.val_f1_best = MaxMetric()
+        self.token_acc = nn.ModuleDict(
+            {s: MulticlassAccuracy(len(labels), average="micro", ignore_index=-100) for s in ("val", "test")}
+        )
+        self._gold: dict[str, list[list[str]]] = {"val": [], "test": []}
+        self._pred: dict[str, list[list[str]]] = {"val": [], "test": []}
+        self.last_report: dict[str, Any] | None = None
+
+    # ---- forward -----------------------------------------------------------------------------------------------
+    def forward(self, input_ids: Tensor, mask: Tensor) -> Tensor:
+        """Tag ids ``(batch, seq)`` for ``input_ids`` ``(batch, seq)`` and bool ``mask`` ``(batch, seq)``."""
+        return self.head.decode(self.encoder(input_ids, mask), mask)
+
+    def _shared_step(self, batch: dict[str, Tensor], stage: str) -> Tensor:
+        mask, labels = batch["mask"], batch["labels"]
+        # shape: (batch, seq, hidden)
+        hidden = self.encoder(batch["input_ids"], mask)
+        loss = self.head.loss(hidden, mask, labels)
+        self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True,
+                 batch_size=mask.size(0), sync_dist=stage != "train")
+        if stage != "train":
+            pred = self.head.decode(hidden, mask)
+            self.token_acc[stage].update(pred[mask], labels[mask])
+            for p, g, n in zip(pred.tolist(), labels.tolist(), mask.sum(1).tolist()):
+                self._pred[stage].append([self.labels[i] for i in p[:n]])
+                self._gold[stage].append([self.labels[i] for i in g[:n]])
+        return loss
+
+    @override
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        return self._shared_step(batch, "train")
+
+    @override
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._shared_step(batch, "val")
+
+    @override
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._shared_step(batch, "test")
+
+    # ---- metrics -----------------------------------------------------------------------------------------------
+    @override
+    def on_train_start(self) -> None:
+        self.val_f1_best.reset()  # forget the sanity-check batches
+
+    def _epoch_scores(self, stage: str) -> dict[str, Any]:
+        scores = entity_scores(self._gold[stage], self._pred[stage], self.hparams.scheme)
+        self._gold[stage], self._pred[stage] = [], []
+        metrics = {f"{stage}/{k}": scores[k] for k in ("precision", "recall", "macro_f1")}
+        metrics.update({f"{stage}/f1_{t}": v["f1"] for t, v in scores["per_type"].items()})
+        self.log_dict(metrics, prog_bar=False)
+        self.log(f"{stage}/f1", scores["f1"], prog_bar=True)
+        self.log(f"{stage}/token_acc", self.token_acc[stage].compute())
+        self.token_acc[stage].reset()
+        return scores
+
+    @override
+    def on_validation_epoch_end(self) -> None:
+        scores = self._epoch_scores("val")
+        self.val_f1_best(torch.tensor(scores["f1"]))
+        self.log("val/f1_best", self.val_f1_best.compute(), prog_bar=True)
+        self.log_transitions()
+
+    @override
+    def on_test_epoch_end(self) -> None:
+        scores = self._epoch_scores("test")
+        self.last_report = scores
+        rank_zero_info(f"\nEntity-level report (seqeval, mode={SEQEVAL_MODE}, scheme={self.hparams.scheme}):\n"
+                       f"{scores['report']}")
+        out_dir = Path(self.trainer.default_root_dir) if self._trainer is not None else None
+        if out_dir is not None and self.trainer.is_global_zero:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            (out_dir / "test_report.txt").write_text(scores["report"], encoding="utf-8")
+            (out_dir / "test_report.json").write_text(
+                json.dumps({k: v for k, v in scores.items() if k != "report"}, indent=2), encoding="utf-8"
+            )
+
+    def log_transitions(self) -> None:
+        """Log the CRF transition matrix: numbers to every logger, a heatmap to loggers that take images."""
+        crf = getattr(self.head, "crf", None)
+        if crf is None or self._trainer is None or self.trainer.sanity_checking:
+            return
+        trans = crf.transitions.detach().float().cpu()
+        for logger in self.loggers:
+            experiment = getattr(logger, "experiment", None)
+            if hasattr(experiment, "add_image") and hasattr(experiment, "add_text"):  # TensorBoard
+                img = (trans - trans.min()) / (trans.max() - trans.min() + 1e-9)
+                experiment.add_image("crf/transitions", img.unsqueeze(0), self.global_step)
+        if self.trainer.is_global_zero and self.trainer.default_root_dir:
+            path = Path(self.trainer.default_root_dir) / "transitions.jsonl"
+            with path.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps({"epoch": self.current_epoch, "step": self.global_step, "labels": self.labels,
+                                     "transitions": [[round(v, 4) for v in row] for row in trans.tolist()]}) + "\n")
+
+    # ---- optimisation ------------------------------------------------------------------------------------------
+    def param_groups(self) -> list[dict[str, Any]]:
+        """Parameter groups with their own learning rates (``optimizer.lr`` x ``lr_mult`` / ``crf_lr_mult``)."""
+        base_lr = float((self.hparams.optimizer or {}).get("lr", 1e-3))
+        mult = {"embeddings": 1.0, "encoder": 1.0, "head": 1.0, **(self.hparams.lr_mult or {}),
+                "crf": self.hparams.crf_lr_mult}
+        named: dict[str, list[nn.Parameter]] = {g: [] for g in GROUPS}
+        for part in (self.encoder, self.head):
+            for name, params in part.param_groups().items():
+                named[name] += [p for p in params if p.requires_grad]
+        grouped = sum(p.numel() for ps in named.values() for p in ps)
+        trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
+        if grouped != trainable:
+            raise RuntimeError(f"parameter groups cover {grouped} of {trainable} trainable parameters")
+        return [{"params": ps, "lr": base_lr * mult[g], "name": g} for g, ps in named.items() if ps]
+
+    @override
+    def configure_optimizers(self) -> Any:
+        groups = self.param_groups()
+        optimizer_cfg = dict(self.hparams.optimizer or {"_target_": "torch.optim.Adam", "_partial_": True})
+        optimizer = hydra.utils.instantiate(optimizer_cfg)(groups)
+        sched_cfg = dict(self.hparams.scheduler or {})
+        if not sched_cfg.get("_target_"):
+            return optimizer
+        interval = sched_cfg.pop("interval", "step")
+        warmup_ratio = sched_cfg.pop("warmup_ratio", 0.0)
+        total = int(self.trainer.estimated_stepping_batches)
+        accepted = inspect.signature(hydra.utils.get_method(sched_cfg["_target_"])).parameters
+        extra: dict[str, Any] = {}
+        if "max_lr" in accepted:
+            extra["max_lr"] = [g["lr"] for g in groups]
+        if "total_steps" in accepted:
+            extra["total_steps"] = total
+        if "num_training_steps" in accepted:
+            extra["num_training_steps"] = total
+        if "num_warmup_steps" in accepted:
+            extra["num_warmup_steps"] = int(warmup_ratio * total)
+        scheduler = hydra.utils.instantiate(sched_cfg, **extra)(optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}
+
+    def parameter_counts(self) -> dict[str, int]:
+        """Total and trainable parameters."""
+        return {
+            "params": sum(p.numel() for p in self.parameters()),
+            "trainable_params": sum(p.numel() for p in self.parameters() if p.requires_grad),
+        }
