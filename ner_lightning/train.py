@@ -13,6 +13,7 @@ from typing import Any
 import hydra
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import LearningRateMonitor
 from lightning.pytorch.utilities import rank_zero_info
 from omegaconf import DictConfig, OmegaConf
 
@@ -65,8 +66,10 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     dm.setup()
     model = build_model(cfg, dm)
     fast = bool(trainer_cfg.get("fast_dev_run"))
-    callbacks = [] if fast else instantiate_all(cfg.get("callbacks"))
     loggers = instantiate_all(cfg.get("logger"))
+    callbacks = [] if fast else instantiate_all(cfg.get("callbacks"))
+    if not loggers:  # the LR monitor needs a logger to write to
+        callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     trainer: L.Trainer = hydra.utils.instantiate(trainer_cfg, callbacks=callbacks, logger=loggers or False)
     counts = model.parameter_counts()
     rank_zero_info(f"model: {counts['params']:,} parameters ({counts['trainable_params']:,} trainable); "
@@ -83,7 +86,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         trainer.test(model, datamodule=dm, ckpt_path=ckpt or None, weights_only=False)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
     metrics.update({"fit_time_s": fit_time, **counts, "epochs": trainer.current_epoch})
-    if trainer.is_global_zero and not fast:
+    if trainer.is_global_zero:
         out = f"{cfg.paths.output_dir}/metrics.json"
         with open(out, "w", encoding="utf-8") as fh:
             json.dump(metrics, fh, indent=2, sort_keys=True)

@@ -131,7 +131,8 @@ class NerDataModule(L.LightningDataModule):
         return {"input_ids": self.vocab.encode(sentence.chars), "labels": labels}
 
     # ---- loaders -------------------------------------------------------------------------------------------
-    def _loader(self, name: str, train: bool) -> DataLoader:
+    def loader(self, name: str, train: bool = False) -> DataLoader:
+        """DataLoader of split `name` (shuffled and optionally bucketed when `train`)."""
         if name not in self.datasets:
             raise DataError(f"split {name!r} is not configured for {type(self).__name__}")
         data = self.datasets[name]
@@ -142,13 +143,13 @@ class NerDataModule(L.LightningDataModule):
         return DataLoader(data, batch_size=self.batch_size if train else self.eval_batch_size, shuffle=train, **common)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", train=True)
+        return self.loader("train", train=True)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("val", train=False)
+        return self.loader("val", train=False)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", train=False)
+        return self.loader("test", train=False)
 
     # ---- reporting -----------------------------------------------------------------------------------------
     def summary(self) -> dict[str, dict[str, Any]]:

@@ -10,7 +10,7 @@ from typing import Any
 import hydra
 import lightning as L
 import torch
-from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor, nn
 from torchmetrics import MaxMetric
 from torchmetrics.classification import MulticlassAccuracy
@@ -21,6 +21,7 @@ from ner_lightning.models.encoders import BiLSTMEncoder
 from ner_lightning.models.heads import build_head
 
 GROUPS = ("embeddings", "encoder", "head", "crf")
+MIN_SCHEDULE_STEPS = 100
 
 
 def build_encoder(config: dict[str, Any], vocab_size: int) -> nn.Module:
@@ -189,6 +190,9 @@ class Tagger(L.LightningModule):
         interval = sched_cfg.pop("interval", "step")
         warmup_ratio = sched_cfg.pop("warmup_ratio", 0.0)
         total = int(self.trainer.estimated_stepping_batches)
+        if total < MIN_SCHEDULE_STEPS:  # fast_dev_run and tiny runs: OneCycle cannot lay out 1-step phases
+            rank_zero_warn(f"only {total} optimizer steps; the LR schedule is laid out over {MIN_SCHEDULE_STEPS}")
+            total = MIN_SCHEDULE_STEPS
         accepted = inspect.signature(hydra.utils.get_method(sched_cfg["_target_"])).parameters
         extra: dict[str, Any] = {}
         if "max_lr" in accepted:
@@ -199,7 +203,7 @@ class Tagger(L.LightningModule):
             extra["num_training_steps"] = total
         if "num_warmup_steps" in accepted:
             extra["num_warmup_steps"] = int(warmup_ratio * total)
-        scheduler = hydra.utils.instantiate(sched_cfg, **extra)(optimizer)
+        scheduler = hydra.utils.instantiate(sched_cfg)(optimizer, **extra)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}
 
     def parameter_counts(self) -> dict[str, int]:

@@ -1,0 +1,54 @@
+"""Compose the training config once per test, shrunk: tiny real corpus, tiny model, no logger, tmp outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+from ner_lightning.config import config_dir
+
+Compose = Callable[..., DictConfig]
+
+
+def small_overrides(corpus: dict[str, Path]) -> list[str]:
+    """Overrides that make any experiment run in seconds on the CPU."""
+    return [
+        "data=bio",
+        f"data.train_path={corpus['train']}",
+        f"data.test_path={corpus['test']}",
+        "data.dev_size=20",
+        "data.batch_size=16",
+        "data.progress=false",
+        "model.encoder.embedding_dim=16",
+        "model.encoder.hidden_size=16",
+        "~logger",
+        "trainer.enable_model_summary=false",
+        "trainer.enable_progress_bar=false",
+    ]
+
+
+@pytest.fixture
+def make_cfg(mini_corpus: dict[str, Path], tmp_path: Path) -> Iterator[Compose]:
+    """``make_cfg(*overrides, config_name="config")`` -> composed config writing under ``tmp_path``."""
+
+    def _make(*overrides: str, config_name: str = "config", small: bool = True) -> DictConfig:
+        GlobalHydra.instance().clear()
+        base = small_overrides(mini_corpus) if small else []
+        with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+            cfg = compose(config_name, overrides=[*base, *overrides], return_hydra_config=True)
+        with open_dict(cfg):
+            cfg.paths.output_dir = str(tmp_path)
+            cfg.hydra.runtime.output_dir = str(tmp_path)
+        HydraConfig.instance().set_config(cfg)
+        with open_dict(cfg):
+            del cfg["hydra"]  # as in a real run: the task sees its config without the hydra node
+        return cfg
+
+    yield _make
+    GlobalHydra.instance().clear()

@@ -1,0 +1,82 @@
+"""Training pipeline: every experiment/model under fast_dev_run, checkpoints + report, evaluate, resume, LR groups."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+from omegaconf import DictConfig, open_dict
+
+from ner_lightning.evaluate import evaluate
+from ner_lightning.train import train
+
+Compose = Callable[..., DictConfig]
+
+
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+
+
+@pytest.mark.parametrize("experiment", sorted(p.stem for p in (CONF / "experiment").glob("*.yaml")))
+def test_every_experiment_fast_dev_run(make_cfg: Compose, experiment: str) -> None:
+    metrics, objects = train(make_cfg(f"experiment={experiment}", "debug=fdr"))
+    assert {"train/loss", "val/f1", "val/f1_best", "test/f1", "test/precision", "test/recall"} <= set(metrics)
+    assert torch.isfinite(torch.tensor(metrics["train/loss"]))
+
+
+@pytest.mark.parametrize("model", sorted(p.stem for p in (CONF / "model").glob("*.yaml")))
+def test_every_model_fast_dev_run(make_cfg: Compose, model: str) -> None:
+    metrics, _ = train(make_cfg(f"model={model}", "debug=fdr"))
+    assert "test/f1" in metrics
+
+
+@pytest.mark.parametrize(("optimizer", "scheduler"), [("adam", "none"), ("adamw", "onecycle"),
+                                                      ("sgd", "cosine_restarts"), ("adamw", "linear_warmup")])
+def test_optimizers_and_schedulers(make_cfg: Compose, optimizer: str, scheduler: str) -> None:
+    metrics, objects = train(make_cfg(f"optimizer={optimizer}", f"scheduler={scheduler}", "debug=limit",
+                                      "callbacks.early_stopping.patience=1", "test=false"))
+    opt = objects["trainer"].optimizers[0]
+    assert type(opt).__name__.lower() == optimizer
+    assert bool(objects["trainer"].lr_scheduler_configs) == (scheduler != "none")
+
+
+def test_learning_rate_groups(make_cfg: Compose) -> None:
+    cfg = make_cfg("optimizer.lr=0.002", "model.crf_lr_mult=100", "model.lr_mult.embeddings=0.5", "debug=fdr")
+    _, objects = train(cfg)
+    groups = {g["name"]: g["lr"] for g in objects["trainer"].optimizers[0].param_groups}
+    assert groups == pytest.approx({"embeddings": 0.001, "encoder": 0.002, "head": 0.002, "crf": 0.2})
+    crf = objects["model"].head.crf
+    crf_group = next(g for g in objects["trainer"].optimizers[0].param_groups if g["name"] == "crf")
+    assert {id(p) for p in crf_group["params"]} == {id(p) for p in crf.parameters()}
+    assert objects["model"].hparams.crf_lr_mult == 100
+
+
+def test_checkpoint_report_evaluate_and_resume(make_cfg: Compose, tmp_path: Path) -> None:
+    metrics, objects = train(make_cfg("debug=limit"))
+    ckpts = sorted(p.name for p in (tmp_path / "checkpoints").glob("*.ckpt"))
+    assert "last.ckpt" in ckpts and len(ckpts) == 2 and all("/" not in c for c in ckpts)
+    assert (tmp_path / "test_report.txt").read_text().count("micro avg") == 1
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["test/f1"] == pytest.approx(metrics["test/f1"])
+    best = objects["trainer"].checkpoint_callback.best_model_path
+    # evaluate needs nothing but the checkpoint: labels, vocab and data config travel inside it
+    ev_cfg = make_cfg(f"ckpt_path={best}", "trainer.enable_progress_bar=false", config_name="evaluate", small=False)
+    scores = evaluate(ev_cfg)
+    assert scores["test/f1"] == pytest.approx(metrics["test/f1"])
+    assert scores["test/loss"] == pytest.approx(metrics["test/loss"], rel=1e-4)
+    # resume from last.ckpt for one more epoch
+    cfg = make_cfg("debug=limit", f"ckpt_path={tmp_path / 'checkpoints' / 'last.ckpt'}", "test=false")
+    with open_dict(cfg):
+        cfg.trainer.max_epochs = 3
+    metrics2, objects2 = train(cfg)
+    assert objects2["trainer"].current_epoch == 3
+
+
+def test_evaluate_bad_checkpoint_is_a_user_error(make_cfg: Compose, tmp_path: Path) -> None:
+    from ner_lightning.cli import UserError
+
+    with pytest.raises(UserError, match=r"nope.ckpt: no such checkpoint \(ckpt_path\)"):
+        evaluate(make_cfg(f"ckpt_path={tmp_path / 'nope.ckpt'}", config_name="evaluate", small=False))
