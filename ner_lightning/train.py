@@ -28,8 +28,10 @@ def check_device(cfg: DictConfig) -> None:
     accelerator = str(cfg.trainer.get("accelerator", "cpu"))
     if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
         choice = hydra.core.hydra_config.HydraConfig.get().runtime.choices.get("trainer", "gpu")
-        raise UserError(f"no CUDA GPU found for trainer={choice} (trainer.accelerator={accelerator}); "
-                        "use trainer=cpu on this machine")
+        raise UserError(
+            f"no CUDA GPU found for trainer={choice} (trainer.accelerator={accelerator}); "
+            "use trainer=cpu on this machine"
+        )
 
 
 def build_model(cfg: DictConfig, dm: NerDataModule) -> Tagger:
@@ -72,8 +74,10 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     trainer: L.Trainer = hydra.utils.instantiate(trainer_cfg, callbacks=callbacks, logger=loggers or False)
     counts = model.parameter_counts()
-    rank_zero_info(f"model: {counts['params']:,} parameters ({counts['trainable_params']:,} trainable); "
-                   f"labels {dm.labels}; data {json.dumps({k: v['sentences'] for k, v in dm.summary().items()})}")
+    rank_zero_info(
+        f"model: {counts['params']:,} parameters ({counts['trainable_params']:,} trainable); "
+        f"labels {dm.labels}; data {json.dumps({k: v['sentences'] for k, v in dm.summary().items()})}"
+    )
     for logger in trainer.loggers:
         logger.log_hyperparams({**OmegaConf.to_container(cfg, resolve=True), **counts})
 

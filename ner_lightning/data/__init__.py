@@ -3,4 +3,13 @@
 from ner_lightning.data.datamodule import BioDataModule, ClueDataModule, NerDataModule
 from ner_lightning.data.readers import DataError, ReadStats, Sentence, read_cluener, read_column
 
-__all__ = ["BioDataModule", "ClueDataModule", "DataError", "NerDataModule", "ReadStats", "Sentence", "read_cluener", "read_column"]
+__all__ = [
+    "BioDataModule",
+    "ClueDataModule",
+    "DataError",
+    "NerDataModule",
+    "ReadStats",
+    "Sentence",
+    "read_cluener",
+    "read_column",
+]

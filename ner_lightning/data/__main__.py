@@ -24,13 +24,17 @@ def summarize(cfg: DictConfig) -> dict:
     dm.setup()
     summary = dm.summary()
     elapsed = time.perf_counter() - start
-    print(f"scheme: read {dm.detected_scheme} -> model {dm.scheme}; {len(dm.vocab)} chars in vocabulary; "
-          f"labels {dm.labels}; read in {elapsed:.1f}s")
+    print(
+        f"scheme: read {dm.detected_scheme} -> model {dm.scheme}; {len(dm.vocab)} chars in vocabulary; "
+        f"labels {dm.labels}; read in {elapsed:.1f}s"
+    )
     print(f"{'split':<6} {'sentences':>10} {'chars':>10} {'rejected':>9} {'repaired':>9} {'split':>6}  entities")
     for name, s in summary.items():
         ents = " ".join(f"{k}={v}" for k, v in s["entities"].items())
-        print(f"{name:<6} {s['sentences']:>10,} {s['chars']:>10,} {s['rejected']:>9} {s['repaired_tags']:>9} "
-              f"{s['split_sentences']:>6}  {ents}")
+        print(
+            f"{name:<6} {s['sentences']:>10,} {s['chars']:>10,} {s['rejected']:>9} {s['repaired_tags']:>9} "
+            f"{s['split_sentences']:>6}  {ents}"
+        )
         for msg in dm.stats[name].messages[:5]:
             print(f"  rejected: {msg}")
     print(json.dumps(summary, ensure_ascii=False))

@@ -117,7 +117,9 @@ class NerDataModule(L.LightningDataModule):
             )
             self.stats[name] = stats
         if self.vocab is None:
-            self.vocab = CharVocab.build((s.chars for s in self.sentences["train"]), self.min_freq, self.normalize_width)
+            self.vocab = CharVocab.build(
+                (s.chars for s in self.sentences["train"]), self.min_freq, self.normalize_width
+            )
         if self.label_vocab is None:
             types = {t for stats in self.stats.values() for t in stats.entities}
             self.label_vocab = LabelVocab(labels_for(types, self.scheme))
@@ -136,7 +138,11 @@ class NerDataModule(L.LightningDataModule):
         if name not in self.datasets:
             raise DataError(f"split {name!r} is not configured for {type(self).__name__}")
         data = self.datasets[name]
-        common = {"collate_fn": collate_batch, "num_workers": self.num_workers, "persistent_workers": self.num_workers > 0}
+        common = {
+            "collate_fn": collate_batch,
+            "num_workers": self.num_workers,
+            "persistent_workers": self.num_workers > 0,
+        }
         if train and self.bucket:
             sampler = BucketBatchSampler([len(d["input_ids"]) for d in data], self.batch_size, seed=self.seed)
             return DataLoader(data, batch_sampler=sampler, **common)

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ner_lightning.data.readers import DataError, ReadStats, Sentence
-from ner_lightning.data.tags import Policy, Span, TagError, detect_scheme, normalize_scheme, spans_to_tags, tags_to_spans
+from ner_lightning.data.tags import (
+    Policy,
+    Span,
+    TagError,
+    detect_scheme,
+    normalize_scheme,
+    spans_to_tags,
+    tags_to_spans,
+)
 
 # Cut points for long sentences, strongest first: sentence ends, then clause marks.
 SENTENCE_END = set("。！？；!?;…")
@@ -92,7 +100,8 @@ def prepare_split(
 ) -> list[Sentence]:
     """Convert tags to ``target_scheme`` and split long sentences; counts go to ``stats``.
 
-    Entities per type are counted in ``stats.entities``. Empty sentences are rejected (counted). Unlabelled sentences pass through (split if long).
+    Entities per type are counted in ``stats.entities``. Empty sentences are rejected (counted). Unlabelled
+    sentences pass through (split if long).
     """
     stats = stats if stats is not None else ReadStats()
     target_scheme = normalize_scheme(target_scheme)

@@ -152,13 +152,12 @@ def _iter_json_objects(path: str) -> Iterator[tuple[int, dict]]:
                 records = json.loads(text)
             except json.JSONDecodeError as err:
                 raise DataError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from None
-            for i, rec in enumerate(records, 1):
-                yield i, rec
+            yield from enumerate(records, 1)
             return
         try:
             obj, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as err:
-            raise DataError(f"{path}:{err.lineno}: invalid JSON ({err.msg}): {text[pos:pos + 60]!r}") from None
+            raise DataError(f"{path}:{err.lineno}: invalid JSON ({err.msg}): {text[pos : pos + 60]!r}") from None
         yield line, obj
         pos = end
 

@@ -227,7 +227,7 @@ class CRF(nn.Module):
         return f"num_tags={self.num_tags}, constrained={self.has_constraints}"
 
     def scores(self, constrained: bool, dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor, Tensor]:
-        """``(start, end, transitions)`` in ``dtype``, with illegal moves at :data:`ILLEGAL_SCORE` if ``constrained``."""
+        """``(start, end, transitions)`` in ``dtype``; illegal moves at :data:`ILLEGAL_SCORE` if ``constrained``."""
         start, end, trans = (p.to(dtype) for p in (self.start_transitions, self.end_transitions, self.transitions))
         if constrained and self.has_constraints:
             illegal = torch.tensor(ILLEGAL_SCORE, dtype=start.dtype, device=start.device)
@@ -261,7 +261,8 @@ class CRF(nn.Module):
         if tags is not None:
             if tags.shape != emissions.shape[:2]:
                 raise ValueError(
-                    f"the shape of emissions and tags must match, got {tuple(emissions.shape[:2])} and {tuple(tags.shape)}"
+                    "the shape of emissions and tags must match, "
+                    f"got {tuple(emissions.shape[:2])} and {tuple(tags.shape)}"
                 )
             if tags.dtype not in (torch.long, torch.int, torch.int16, torch.uint8):
                 raise ValueError(f"tags must be an integer tensor, got {tags.dtype}")

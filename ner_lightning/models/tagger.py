@@ -87,8 +87,15 @@ class Tagger(L.LightningModule):
         # shape: (batch, seq, hidden)
         hidden = self.encoder(batch["input_ids"], mask)
         loss = self.head.loss(hidden, mask, labels)
-        self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True,
-                 batch_size=mask.size(0), sync_dist=stage != "train")
+        self.log(
+            f"{stage}/loss",
+            loss,
+            on_step=stage == "train",
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=mask.size(0),
+            sync_dist=stage != "train",
+        )
         if stage != "train":
             pred = self.head.decode(hidden, mask)
             self.token_acc[stage].update(pred[mask], labels[mask])
@@ -136,8 +143,9 @@ class Tagger(L.LightningModule):
     def on_test_epoch_end(self) -> None:
         scores = self._epoch_scores("test")
         self.last_report = scores
-        rank_zero_info(f"\nEntity-level report (seqeval, mode={SEQEVAL_MODE}, scheme={self.hparams.scheme}):\n"
-                       f"{scores['report']}")
+        rank_zero_info(
+            f"\nEntity-level report (seqeval, mode={SEQEVAL_MODE}, scheme={self.hparams.scheme}):\n{scores['report']}"
+        )
         out_dir = Path(self.trainer.default_root_dir) if self._trainer is not None else None
         if out_dir is not None and self.trainer.is_global_zero:
             out_dir.mkdir(parents=True, exist_ok=True)
@@ -160,15 +168,29 @@ class Tagger(L.LightningModule):
         if self.trainer.is_global_zero and self.trainer.default_root_dir:
             path = Path(self.trainer.default_root_dir) / "transitions.jsonl"
             with path.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps({"epoch": self.current_epoch, "step": self.global_step, "labels": self.labels,
-                                     "transitions": [[round(v, 4) for v in row] for row in trans.tolist()]}) + "\n")
+                fh.write(
+                    json.dumps(
+                        {
+                            "epoch": self.current_epoch,
+                            "step": self.global_step,
+                            "labels": self.labels,
+                            "transitions": [[round(v, 4) for v in row] for row in trans.tolist()],
+                        }
+                    )
+                    + "\n"
+                )
 
     # ---- optimisation ------------------------------------------------------------------------------------------
     def param_groups(self) -> list[dict[str, Any]]:
         """Parameter groups with their own learning rates (``optimizer.lr`` x ``lr_mult`` / ``crf_lr_mult``)."""
         base_lr = float((self.hparams.optimizer or {}).get("lr", 1e-3))
-        mult = {"embeddings": 1.0, "encoder": 1.0, "head": 1.0, **(self.hparams.lr_mult or {}),
-                "crf": self.hparams.crf_lr_mult}
+        mult = {
+            "embeddings": 1.0,
+            "encoder": 1.0,
+            "head": 1.0,
+            **(self.hparams.lr_mult or {}),
+            "crf": self.hparams.crf_lr_mult,
+        }
         named: dict[str, list[nn.Parameter]] = {g: [] for g in GROUPS}
         for part in (self.encoder, self.head):
             for name, params in part.param_groups().items():

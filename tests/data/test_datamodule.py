@@ -11,8 +11,13 @@ from ner_lightning.data.corpora import corpus_path, package_file
 
 
 def test_bio_datamodule_on_fixtures(fixtures: Path) -> None:
-    dm = BioDataModule(train_path=str(fixtures / "bio.txt"), test_path=str(fixtures / "crlf_bom.txt"), dev_size=0,
-                       batch_size=2, progress=False)
+    dm = BioDataModule(
+        train_path=str(fixtures / "bio.txt"),
+        test_path=str(fixtures / "crlf_bom.txt"),
+        dev_size=0,
+        batch_size=2,
+        progress=False,
+    )
     dm.setup()
     assert dm.labels == ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"] and dm.num_labels == 7
     batch = next(iter(dm.train_dataloader()))
@@ -27,8 +32,9 @@ def test_bio_datamodule_on_fixtures(fixtures: Path) -> None:
 
 
 def test_scheme_is_detected_on_train_and_enforced_on_other_splits(fixtures: Path) -> None:
-    dm = BioDataModule(train_path=str(fixtures / "bio.txt"), test_path=str(fixtures / "bmes.txt"), dev_size=0,
-                       progress=False)
+    dm = BioDataModule(
+        train_path=str(fixtures / "bio.txt"), test_path=str(fixtures / "bmes.txt"), dev_size=0, progress=False
+    )
     with pytest.raises(DataError) as err:
         dm.setup()
     assert str(err.value) == f"{fixtures / 'bmes.txt'}:2: tag 'E-PER' does not belong to scheme BIO"
@@ -42,8 +48,9 @@ def test_bio_datamodule_dev_slice_and_limits(fixtures: Path) -> None:
 
 
 def test_cluener_datamodule(fixtures: Path) -> None:
-    dm = ClueDataModule(train_path=str(fixtures / "cluener.jsonl"), test_path=str(fixtures / "cluener_unlabelled.jsonl"),
-                        progress=False)
+    dm = ClueDataModule(
+        train_path=str(fixtures / "cluener.jsonl"), test_path=str(fixtures / "cluener_unlabelled.jsonl"), progress=False
+    )
     dm.setup()
     assert dm.summary()["train"]["overlapping_dropped"] == 1
     assert "B-organization" in dm.labels

@@ -20,7 +20,9 @@ def _sentence(text: str, spans: list[tuple[str, int, int]]) -> Sentence:
 def test_split_at_sentence_punctuation_never_drops() -> None:
     text = "我爱北京。天安门很大！上海也好。"
     stats = ReadStats()
-    out = prepare_split([_sentence(text, [("LOC", 2, 4), ("LOC", 5, 8), ("LOC", 11, 13)])], "BIO", max_len=8, stats=stats)
+    out = prepare_split(
+        [_sentence(text, [("LOC", 2, 4), ("LOC", 5, 8), ("LOC", 11, 13)])], "BIO", max_len=8, stats=stats
+    )
     assert [s.text for s in out] == ["我爱北京。", "天安门很大！", "上海也好。"]
     assert "".join(s.text for s in out) == text
     assert [tags_to_spans(s.tags, "BIO")[0] for s in out] == [[("LOC", 2, 4)], [("LOC", 0, 3)], [("LOC", 0, 2)]]

@@ -68,7 +68,7 @@ def test_bad_column_files(fixtures: Path, name: str, message: str) -> None:
 
 def test_invalid_utf8_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "latin1.txt"
-    path.write_bytes("a\tO\n\n".encode() + "é\tO\n".encode("latin-1"))
+    path.write_bytes(b"a\tO\n\n" + "é\tO\n".encode("latin-1"))
     with pytest.raises(DataError, match=rf"^{path}:3: not valid utf-8 text \(invalid continuation byte\)$"):
         list(read_column(path))
 

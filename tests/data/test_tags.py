@@ -102,7 +102,17 @@ def test_malformed_tag_and_foreign_prefix() -> None:
 def test_convert_and_labels() -> None:
     bioes, repaired = convert_tags("O I-LOC I-LOC".split(), "BIO", "BIOES")
     assert (bioes, repaired) == ("O B-LOC E-LOC".split(), 1)
-    assert labels_for(["PER", "LOC"], "BIOES") == ["O", "B-LOC", "I-LOC", "E-LOC", "S-LOC", "B-PER", "I-PER", "E-PER", "S-PER"]
+    assert labels_for(["PER", "LOC"], "BIOES") == [
+        "O",
+        "B-LOC",
+        "I-LOC",
+        "E-LOC",
+        "S-LOC",
+        "B-PER",
+        "I-PER",
+        "E-PER",
+        "S-PER",
+    ]
     assert normalize_scheme("iob2") == "BIO"
     with pytest.raises(ValueError, match="unknown tag scheme 'XYZ'"):
         normalize_scheme("XYZ")

@@ -64,8 +64,11 @@ def test_constrained_viterbi_equals_brute_force_over_legal_paths() -> None:
     start, _, trans = constraints
     for b in range(6):
         n = int(mask[b].sum())
-        legal = [p for p in itertools.product(range(5), repeat=n)
-                 if start[p[0]] and all(trans[p[t - 1], p[t]] for t in range(1, n))]
+        legal = [
+            p
+            for p in itertools.product(range(5), repeat=n)
+            if start[p[0]] and all(trans[p[t - 1], p[t]] for t in range(1, n))
+        ]
         scores = torch.stack([_path_score(crf, emissions[b, :n], p) for p in legal])
         assert best[b, :n].tolist() == list(legal[int(scores.argmax())])
 
@@ -75,8 +78,9 @@ def test_constrained_training_nll_is_brute_force_over_legal_paths() -> None:
     emissions, _, mask = _inputs(1, 3, 5, seed=4)
     gold = torch.tensor([[1, 2, 0]])
     nll = crf(emissions, gold, mask, reduction="sum")
-    scores = torch.stack([_path_score(crf, emissions[0], p, constrained=True)
-                          for p in itertools.product(range(5), repeat=3)])
+    scores = torch.stack(
+        [_path_score(crf, emissions[0], p, constrained=True) for p in itertools.product(range(5), repeat=3)]
+    )
     expected = torch.logsumexp(scores, 0) - _path_score(crf, emissions[0], (1, 2, 0), constrained=True)
     assert nll.item() == pytest.approx(expected.item(), abs=1e-6)
 
@@ -127,8 +131,9 @@ def test_agrees_with_pytorch_crf(batch: int, seq: int, k: int) -> None:
     ref_params = [emissions, *ref.parameters()]
     g_ref = torch.autograd.grad(-ref(emissions, tags, mask, reduction="sum"), ref_params, allow_unused=True)
     for a, b, p in zip(g_ours, g_ref, params):
-        torch.testing.assert_close(torch.zeros_like(p) if a is None else a, torch.zeros_like(p) if b is None else b,
-                                   rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(
+            torch.zeros_like(p) if a is None else a, torch.zeros_like(p) if b is None else b, rtol=1e-4, atol=1e-5
+        )
 
 
 def test_gradients_flow_and_match_finite_differences() -> None:
@@ -143,8 +148,13 @@ def test_gradients_flow_and_match_finite_differences() -> None:
     # the CRF computes in float32; check its analytic gradient numerically on the float32 path
     crf32 = CRF(4)
     e32 = emissions.detach().float().requires_grad_()
-    torch.autograd.gradcheck(lambda e: crf32(e.float(), tags, mask, reduction="sum").double(),
-                             (e32.double().requires_grad_(),), eps=1e-3, atol=5e-3, rtol=1e-2)
+    torch.autograd.gradcheck(
+        lambda e: crf32(e.float(), tags, mask, reduction="sum").double(),
+        (e32.double().requires_grad_(),),
+        eps=1e-3,
+        atol=5e-3,
+        rtol=1e-2,
+    )
 
 
 def test_extreme_scores_stay_finite() -> None:
@@ -164,8 +174,11 @@ def test_ignore_index_outside_mask_is_ignored_inside_rejected() -> None:
     tags = torch.tensor([[0, 1, 2], [1, -100, -100]])
     clean = torch.tensor([[0, 1, 2], [1, 0, 0]])
     torch.testing.assert_close(crf(emissions, tags, mask), crf(emissions, clean, mask))
-    with pytest.raises(ValueError, match=r"^tags must be in \[0, 3\) where mask is on, got -100; ignore-index "
-                                         r"positions \(e.g. -100\) must be masked out$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^tags must be in \[0, 3\) where mask is on, got -100; ignore-index "
+        r"positions \(e.g. -100\) must be masked out$",
+    ):
         crf(emissions, tags, torch.ones(2, 3, dtype=torch.bool))
 
 
@@ -175,21 +188,43 @@ def test_ignore_index_outside_mask_is_ignored_inside_rejected() -> None:
         (torch.randn(2, 3), None, None, "emissions must have dimension of 3, got 2"),
         (torch.randn(2, 3, 4), None, None, "expected last dimension of emissions is 3, got 4"),
         (torch.randn(2, 0, 3), None, None, "emissions must have at least one time step"),
-        (torch.randn(2, 3, 3), None, torch.ones(2, 3, dtype=torch.uint8), "mask must be a bool tensor, got torch.uint8"),
-        (torch.randn(2, 3, 3), None, torch.ones(2, 4, dtype=torch.bool),
-         r"the shape of emissions and mask must match, got \(2, 3\) and \(2, 4\)"),
-        (torch.randn(2, 3, 3), None, torch.tensor([[True] * 3, [False, True, True]]),
-         "mask of the first timestep must all be on"),
-        (torch.randn(2, 3, 3), None, torch.tensor([[True] * 3, [True, False, True]]),
-         "mask must be right-padded: no on step may follow an off step"),
-        (torch.randn(2, 3, 3), torch.zeros(2, 2, dtype=torch.long), None,
-         r"the shape of emissions and tags must match, got \(2, 3\) and \(2, 2\)"),
+        (
+            torch.randn(2, 3, 3),
+            None,
+            torch.ones(2, 3, dtype=torch.uint8),
+            "mask must be a bool tensor, got torch.uint8",
+        ),
+        (
+            torch.randn(2, 3, 3),
+            None,
+            torch.ones(2, 4, dtype=torch.bool),
+            r"the shape of emissions and mask must match, got \(2, 3\) and \(2, 4\)",
+        ),
+        (
+            torch.randn(2, 3, 3),
+            None,
+            torch.tensor([[True] * 3, [False, True, True]]),
+            "mask of the first timestep must all be on",
+        ),
+        (
+            torch.randn(2, 3, 3),
+            None,
+            torch.tensor([[True] * 3, [True, False, True]]),
+            "mask must be right-padded: no on step may follow an off step",
+        ),
+        (
+            torch.randn(2, 3, 3),
+            torch.zeros(2, 2, dtype=torch.long),
+            None,
+            r"the shape of emissions and tags must match, got \(2, 3\) and \(2, 2\)",
+        ),
         (torch.randn(2, 3, 3), torch.zeros(2, 3), None, "tags must be an integer tensor, got torch.float32"),
         (torch.randn(2, 3, 3), torch.full((2, 3), 3), None, r"tags must be in \[0, 3\) where mask is on, got 3"),
     ],
 )
-def test_validation_messages(emissions: torch.Tensor, tags: torch.Tensor | None, mask: torch.Tensor | None,
-                             message: str) -> None:
+def test_validation_messages(
+    emissions: torch.Tensor, tags: torch.Tensor | None, mask: torch.Tensor | None, message: str
+) -> None:
     crf = CRF(3)
     with pytest.raises(ValueError, match=f"^{message}"):
         if tags is None:

@@ -13,8 +13,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_train(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ner_lightning.train", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "ner_lightning.train", *args], capture_output=True, text=True, cwd=cwd, timeout=600
+    )
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
@@ -30,10 +31,19 @@ def test_gpu_trainer_without_gpu_is_one_clear_line(tmp_path: Path) -> None:
 def test_multirun_over_every_experiment(mini_corpus: dict[str, Path], tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     proc = run_train(
-        "-m", "experiment=glob(*)", "debug=fdr", "data=bio", f"data.train_path={mini_corpus['train']}",
-        f"data.test_path={mini_corpus['test']}", "data.dev_size=20", "data.progress=false",
-        "model.encoder.embedding_dim=8", "model.encoder.hidden_size=8", "trainer.enable_progress_bar=false",
-        f"hydra.sweep.dir={sweep}", cwd=tmp_path,
+        "-m",
+        "experiment=glob(*)",
+        "debug=fdr",
+        "data=bio",
+        f"data.train_path={mini_corpus['train']}",
+        f"data.test_path={mini_corpus['test']}",
+        "data.dev_size=20",
+        "data.progress=false",
+        "model.encoder.embedding_dim=8",
+        "model.encoder.hidden_size=8",
+        "trainer.enable_progress_bar=false",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     experiments = sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml"))

@@ -16,7 +16,6 @@ from ner_lightning.train import train
 Compose = Callable[..., DictConfig]
 
 
-
 CONF = Path(__file__).resolve().parents[2] / "conf"
 
 
@@ -33,11 +32,20 @@ def test_every_model_fast_dev_run(make_cfg: Compose, model: str) -> None:
     assert "test/f1" in metrics
 
 
-@pytest.mark.parametrize(("optimizer", "scheduler"), [("adam", "none"), ("adamw", "onecycle"),
-                                                      ("sgd", "cosine_restarts"), ("adamw", "linear_warmup")])
+@pytest.mark.parametrize(
+    ("optimizer", "scheduler"),
+    [("adam", "none"), ("adamw", "onecycle"), ("sgd", "cosine_restarts"), ("adamw", "linear_warmup")],
+)
 def test_optimizers_and_schedulers(make_cfg: Compose, optimizer: str, scheduler: str) -> None:
-    metrics, objects = train(make_cfg(f"optimizer={optimizer}", f"scheduler={scheduler}", "debug=limit",
-                                      "callbacks.early_stopping.patience=1", "test=false"))
+    metrics, objects = train(
+        make_cfg(
+            f"optimizer={optimizer}",
+            f"scheduler={scheduler}",
+            "debug=limit",
+            "callbacks.early_stopping.patience=1",
+            "test=false",
+        )
+    )
     opt = objects["trainer"].optimizers[0]
     assert type(opt).__name__.lower() == optimizer
     assert bool(objects["trainer"].lr_scheduler_configs) == (scheduler != "none")
