@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from ner_lightning.cli import UserError, check_config, run_cli
 from ner_lightning.config import config_dir
 from ner_lightning.data.datamodule import NerDataModule
-from ner_lightning.data.vocab import CharVocab, LabelVocab
+from ner_lightning.data.vocab import LabelVocab, vocab_from_dict
 from ner_lightning.models.tagger import Tagger
 
 
@@ -38,7 +38,7 @@ def datamodule_for(model: Tagger, overrides: DictConfig | None) -> NerDataModule
         raise UserError("the checkpoint stores no data config; set data=... (e.g. data=msra)")
     data_cfg = OmegaConf.merge(OmegaConf.create(stored or {}), overrides or {})
     dm: NerDataModule = hydra.utils.instantiate(data_cfg)
-    dm.vocab = CharVocab.from_dict(model.hparams.vocab)
+    dm.vocab = vocab_from_dict(model.hparams.vocab)
     dm.label_vocab = LabelVocab(model.hparams.labels)
     return dm
 

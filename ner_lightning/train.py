@@ -22,6 +22,8 @@ from ner_lightning.config import config_dir
 from ner_lightning.data.datamodule import NerDataModule
 from ner_lightning.models.tagger import Tagger
 
+TRANSFORMER_MAX_CHARS = 510  # 512 positions minus [CLS] and [SEP]
+
 
 def check_device(cfg: DictConfig) -> None:
     """Fail early, in one line, when the trainer asks for a GPU this machine does not have."""
@@ -32,6 +34,16 @@ def check_device(cfg: DictConfig) -> None:
             f"no CUDA GPU found for trainer={choice} (trainer.accelerator={accelerator}); "
             "use trainer=cpu on this machine"
         )
+
+
+def build_datamodule(cfg: DictConfig) -> NerDataModule:
+    """``cfg.data``; transformer encoders get their tokenizer (one token per character) and windows of at most
+    510 characters unless the data config sets them."""
+    extra: dict[str, Any] = {}
+    if cfg.model.encoder.get("type") == "transformer":
+        extra["tokenizer"] = cfg.data.get("tokenizer") or cfg.model.encoder.pretrained
+        extra["max_len"] = cfg.data.get("max_len") or TRANSFORMER_MAX_CHARS
+    return hydra.utils.instantiate(cfg.data, **extra)
 
 
 def build_model(cfg: DictConfig, dm: NerDataModule) -> Tagger:
@@ -64,7 +76,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
     if trainer_cfg.pop("matmul_precision", None):
         torch.set_float32_matmul_precision(cfg.trainer.matmul_precision)
-    dm: NerDataModule = hydra.utils.instantiate(cfg.data)
+    dm = build_datamodule(cfg)
     dm.setup()
     model = build_model(cfg, dm)
     fast = bool(trainer_cfg.get("fast_dev_run"))

@@ -30,3 +30,40 @@ def mini_corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         text = "\n".join("\n".join(f"{c}\t{t}" for c, t in zip(s.chars, s.tags)) + "\n" for s in part)
         paths[name].write_text(text, encoding="utf-8")
     return paths
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory, mini_corpus: dict[str, Path]) -> Path:
+    """A randomly initialised 2-layer BERT (hidden 32, 64 positions) with a character vocabulary, saved as a
+    local HF folder: the offline stand-in for ``hfl/chinese-macbert-base`` in tests."""
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny_bert")
+    chars = sorted(
+        {
+            c
+            for p in mini_corpus.values()
+            for line in p.read_text(encoding="utf-8").splitlines()
+            if line
+            for c in line.split("\t")[0]
+        }
+    )
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    latin = list("abcdefghijklmnopqrstuvwxyz0123456789")
+    (folder / "vocab.txt").write_text(
+        "\n".join(specials + latin + [c for c in chars if c not in latin]) + "\n", encoding="utf-8"
+    )
+    tokenizer = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    torch_seed = __import__("torch").manual_seed(0)
+    del torch_seed
+    BertModel(config, add_pooling_layer=False).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

@@ -15,7 +15,7 @@ from ner_lightning.data.corpora import corpus_path, dev_slice, split_official
 from ner_lightning.data.prepare import prepare_split, resolve_scheme
 from ner_lightning.data.readers import DataError, ReadStats, Sentence, read_cluener, read_column
 from ner_lightning.data.tags import Policy, labels_for, normalize_scheme
-from ner_lightning.data.vocab import CharVocab, LabelVocab
+from ner_lightning.data.vocab import CharVocab, LabelVocab, PretrainedCharVocab
 
 SPLITS = ("train", "val", "test")
 
@@ -36,6 +36,8 @@ class NerDataModule(L.LightningDataModule):
         max_train_samples / max_eval_samples: keep only the first N sentences (quick runs).
         seed: seed of the bucketed sampler.
         progress: show progress bars while reading.
+        tokenizer: a pretrained encoder's name or folder: characters then map to its vocabulary (one token per
+            character) instead of a character vocabulary built from the training split.
     """
 
     def __init__(
@@ -54,6 +56,7 @@ class NerDataModule(L.LightningDataModule):
         max_eval_samples: int | None = None,
         seed: int = 42,
         progress: bool = True,
+        tokenizer: str | None = None,
     ) -> None:
         super().__init__()
         self.scheme = normalize_scheme(scheme)
@@ -74,7 +77,8 @@ class NerDataModule(L.LightningDataModule):
         self.max_eval_samples = max_eval_samples
         self.seed = seed
         self.progress = progress
-        self.vocab: CharVocab | None = None
+        self.tokenizer = tokenizer
+        self.vocab: CharVocab | PretrainedCharVocab | None = None
         self.label_vocab: LabelVocab | None = None
         self.sentences: dict[str, list[Sentence]] = {}
         self.stats: dict[str, ReadStats] = {}
@@ -116,6 +120,10 @@ class NerDataModule(L.LightningDataModule):
                 sents, self.detected_scheme, self.scheme, self.tag_policy, self.max_len, stats
             )
             self.stats[name] = stats
+        if self.vocab is None and self.tokenizer:
+            from ner_lightning.models.pretrained import load_tokenizer
+
+            self.vocab = PretrainedCharVocab.from_tokenizer(load_tokenizer(self.tokenizer), self.tokenizer)
         if self.vocab is None:
             self.vocab = CharVocab.build(
                 (s.chars for s in self.sentences["train"]), self.min_freq, self.normalize_width
@@ -161,12 +169,14 @@ class NerDataModule(L.LightningDataModule):
     def summary(self) -> dict[str, dict[str, Any]]:
         """Per split: sentences, chars, entities per type, and the read/reject/repair/split counts."""
         out: dict[str, dict[str, Any]] = {}
+        unk = getattr(self.vocab, "unk_id", 1)
         for name in sorted(self.sentences, key=lambda n: SPLITS.index(n) if n in SPLITS else len(SPLITS)):
             sents = self.sentences[name]
             out[name] = {
                 "sentences": len(sents),
                 "chars": sum(map(len, sents)),
                 "entities": dict(sorted(self.stats[name].entities.items())),
+                "unk_chars": sum(i == unk for d in self.datasets[name] for i in d["input_ids"]),
                 **{k: v for k, v in self.stats[name].as_dict().items() if k != "used"},
             }
         return out

@@ -30,6 +30,9 @@ class CharVocab:
         normalize: map full-width to half-width characters (and apply NFKC to compatibility forms) first.
     """
 
+    unk_id = 1
+    pad_id = 0
+
     def __init__(self, tokens: Sequence[str] = (), normalize: bool = False) -> None:
         self.normalize = normalize
         self.itos: list[str] = [PAD, UNK, *[t for t in tokens if t not in (PAD, UNK)]]
@@ -109,3 +112,73 @@ class LabelVocab:
     def load(cls, path: str | Path) -> LabelVocab:
         """Read labels written by :meth:`save`."""
         return cls(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+class PretrainedCharVocab:
+    """One token per character from a pretrained tokenizer's vocabulary (BERT WordPiece or sentencepiece pieces).
+
+    Each character maps to the first of these that is a token: the character itself, its lowercase form, its NFKC
+    form (and lowercase), the sentencepiece word-start form ``▁c``; otherwise ``[UNK]``, keeping its position.
+    Whitespace maps to ``[UNK]`` too. The encoder adds the ``[CLS]``/``[SEP]`` ids around the characters.
+
+    Args:
+        itos: tokens in id order.
+        unk_id / pad_id / cls_id / sep_id: special token ids.
+        name: the tokenizer's name or path (for reports).
+    """
+
+    def __init__(self, itos: Sequence[str], unk_id: int, pad_id: int, cls_id: int, sep_id: int, name: str = "") -> None:
+        self.itos = list(itos)
+        self.stoi = {t: i for i, t in enumerate(self.itos)}
+        self.unk_id, self.pad_id, self.cls_id, self.sep_id = unk_id, pad_id, cls_id, sep_id
+        self.name = name
+        self.normalize = False
+        self._cache: dict[str, int] = {}
+
+    @classmethod
+    def from_tokenizer(cls, tokenizer: Any, name: str = "") -> PretrainedCharVocab:
+        """Build from a ``transformers`` tokenizer."""
+        vocab = tokenizer.get_vocab()
+        itos = [""] * (max(vocab.values()) + 1)
+        for token, i in vocab.items():
+            itos[i] = token
+        cls_id = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
+        sep_id = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        return cls(itos, tokenizer.unk_token_id, pad_id, cls_id, sep_id, name)
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def lookup(self, char: str) -> int:
+        """Token id of one character (cached)."""
+        hit = self._cache.get(char)
+        if hit is None:
+            hit = self.unk_id
+            if not char.isspace():
+                nfkc = unicodedata.normalize("NFKC", char)
+                for cand in (char, char.lower(), nfkc, nfkc.lower(), "▁" + char, "▁" + nfkc.lower()):
+                    if cand in self.stoi:
+                        hit = self.stoi[cand]
+                        break
+            self._cache[char] = hit
+        return hit
+
+    def encode(self, chars: Sequence[str]) -> list[int]:
+        """One id per character; unknown characters become ``[UNK]`` and keep their position."""
+        return [self.lookup(c) for c in chars]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (kept in checkpoints, so prediction needs no tokenizer download)."""
+        return {"type": "pretrained", "itos": self.itos, "unk_id": self.unk_id, "pad_id": self.pad_id,
+                "cls_id": self.cls_id, "sep_id": self.sep_id, "name": self.name}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PretrainedCharVocab:
+        """Inverse of :meth:`to_dict`."""
+        return cls(data["itos"], data["unk_id"], data["pad_id"], data["cls_id"], data["sep_id"], data.get("name", ""))
+
+
+def vocab_from_dict(data: dict[str, Any]) -> CharVocab | PretrainedCharVocab:
+    """Rebuild either vocabulary from its ``to_dict`` form."""
+    return PretrainedCharVocab.from_dict(data) if data.get("type") == "pretrained" else CharVocab.from_dict(data)

@@ -19,18 +19,23 @@ from typing_extensions import override
 from ner_lightning.metrics import SEQEVAL_MODE, entity_scores
 from ner_lightning.models.encoders import BiLSTMEncoder
 from ner_lightning.models.heads import build_head
+from ner_lightning.models.transformer import TransformerEncoder
 
 GROUPS = ("embeddings", "encoder", "head", "crf")
 MIN_SCHEDULE_STEPS = 100
 
 
-def build_encoder(config: dict[str, Any], vocab_size: int) -> nn.Module:
-    """Encoder from ``model.encoder`` (``type``: ``bilstm``)."""
+def build_encoder(config: dict[str, Any], vocab: dict[str, Any]) -> nn.Module:
+    """Encoder from ``model.encoder`` (``type``: ``bilstm`` | ``transformer``)."""
     config = dict(config)
     kind = config.pop("type", "bilstm")
     if kind == "bilstm":
-        return BiLSTMEncoder(vocab_size, **config)
-    raise ValueError(f"model.encoder.type={kind!r}: expected 'bilstm'")
+        return BiLSTMEncoder(len(vocab["itos"]), **config)
+    if kind == "transformer":
+        if vocab.get("type") != "pretrained":
+            raise ValueError("model.encoder.type=transformer needs the encoder's tokenizer: set data.tokenizer")
+        return TransformerEncoder(vocab, **config)
+    raise ValueError(f"model.encoder.type={kind!r}: expected 'bilstm' or 'transformer'")
 
 
 class Tagger(L.LightningModule):
@@ -66,7 +71,9 @@ class Tagger(L.LightningModule):
         super().__init__()
         self.save_hyperparameters(logger=False)
         self.labels = list(labels)
-        self.encoder = build_encoder(encoder, len(vocab["itos"]))
+        self.encoder = build_encoder(encoder, vocab)
+        if getattr(self.encoder, "config_dict", None):  # rebuild from the checkpoint alone, no download
+            self.hparams["encoder"] = {**encoder, "config_dict": self.encoder.config_dict}
         head = dict(head)
         self.head = build_head(head.pop("type", "crf"), self.encoder.output_dim, self.labels, scheme, **head)
         self.val_f1_best = MaxMetric()

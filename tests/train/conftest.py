@@ -16,17 +16,20 @@ from ner_lightning.config import config_dir
 Compose = Callable[..., DictConfig]
 
 
-def small_overrides(corpus: dict[str, Path]) -> list[str]:
-    """Overrides that make any experiment run in seconds on the CPU."""
+def small_overrides(corpus: dict[str, Path], transformer: Path | None = None) -> list[str]:
+    """Overrides that make any experiment run in seconds on the CPU (``transformer``: the tiny BERT folder)."""
+    if transformer is not None:
+        size = [f"model.encoder.pretrained={transformer}"]
+    else:
+        size = ["model.encoder.embedding_dim=16", "model.encoder.hidden_size=16"]
     return [
+        *size,
         "data=bio",
         f"data.train_path={corpus['train']}",
         f"data.test_path={corpus['test']}",
         "data.dev_size=20",
         "data.batch_size=16",
         "data.progress=false",
-        "model.encoder.embedding_dim=16",
-        "model.encoder.hidden_size=16",
         "~logger",
         "trainer.enable_model_summary=false",
         "trainer.enable_progress_bar=false",
@@ -34,13 +37,16 @@ def small_overrides(corpus: dict[str, Path]) -> list[str]:
 
 
 @pytest.fixture
-def make_cfg(mini_corpus: dict[str, Path], tmp_path: Path) -> Iterator[Compose]:
+def make_cfg(mini_corpus: dict[str, Path], tiny_bert: Path, tmp_path: Path) -> Iterator[Compose]:
     """``make_cfg(*overrides, config_name="config")`` -> composed config writing under ``tmp_path``."""
 
     def _make(*overrides: str, config_name: str = "config", small: bool = True) -> DictConfig:
         GlobalHydra.instance().clear()
-        base = small_overrides(mini_corpus) if small else []
         with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+            base: list[str] = []
+            if small:  # size the model by its kind
+                kind = compose(config_name, overrides=list(overrides)).model.encoder.type
+                base = small_overrides(mini_corpus, tiny_bert if kind == "transformer" else None)
             cfg = compose(config_name, overrides=[*base, *overrides], return_hydra_config=True)
         with open_dict(cfg):
             cfg.paths.output_dir = str(tmp_path)

