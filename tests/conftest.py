@@ -50,10 +50,8 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory, mini_corpus: dict[str, P
     )
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     latin = list("abcdefghijklmnopqrstuvwxyz0123456789")
-    (folder / "vocab.txt").write_text(
-        "\n".join(specials + latin + [c for c in chars if c not in latin]) + "\n", encoding="utf-8"
-    )
-    tokenizer = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
+    tokens = specials + latin + [c for c in chars if c not in latin]
+    tokenizer = BertTokenizerFast(vocab={t: i for i, t in enumerate(tokens)}, do_lower_case=True)
     config = BertConfig(
         vocab_size=tokenizer.vocab_size,
         hidden_size=32,
@@ -62,8 +60,7 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory, mini_corpus: dict[str, P
         intermediate_size=64,
         max_position_embeddings=64,
     )
-    torch_seed = __import__("torch").manual_seed(0)
-    del torch_seed
+    __import__("torch").manual_seed(0)
     BertModel(config, add_pooling_layer=False).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder

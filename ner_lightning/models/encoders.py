@@ -25,7 +25,9 @@ class BiLSTMEncoder(nn.Module):
         dropout: dropout on embeddings, between LSTM layers and on the output (0.3 baseline, 0.5 optimized).
         init: ``default`` (PyTorch's) or ``seed000`` (seed 000 §5.2: Xavier input-hidden, orthogonal hidden-hidden,
             zero biases with forget-gate bias 1.0).
-        embeddings: optional ``(vocab_size, embedding_dim)`` tensor to start the embedding from (fine-tuned).
+        embeddings: optional ``(vocab_size, dim)`` tensor to start the embedding from (fine-tuned); when ``dim``
+            differs from ``embedding_dim`` a learned linear projection maps it to ``embedding_dim``.
+        source_dim: the ``dim`` of such a table when rebuilding from a checkpoint (the table itself is in the weights).
     """
 
     def __init__(
@@ -37,12 +39,16 @@ class BiLSTMEncoder(nn.Module):
         dropout: float = 0.3,
         init: Literal["default", "seed000"] = "default",
         embeddings: Tensor | None = None,
+        source_dim: int | None = None,
     ) -> None:
         super().__init__()
-        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
+        self.source_dim = int(embeddings.shape[1]) if embeddings is not None else source_dim
+        table_dim = self.source_dim or embedding_dim
+        self.embedding = nn.Embedding(vocab_size, table_dim, padding_idx=0)
         if embeddings is not None:
             with torch.no_grad():
                 self.embedding.weight.copy_(embeddings)
+        self.project = nn.Linear(table_dim, embedding_dim) if table_dim != embedding_dim else nn.Identity()
         self.dropout = nn.Dropout(dropout)
         self.lstm = nn.LSTM(
             embedding_dim,
@@ -83,7 +89,7 @@ class BiLSTMEncoder(nn.Module):
             ``(batch, seq, 2 * hidden_size)`` hidden states (zeros on padding).
         """
         # shape: (batch, seq, embedding_dim)
-        x = self.dropout(self.embedding(input_ids))
+        x = self.dropout(self.project(self.embedding(input_ids)))
         lengths = mask.sum(1).cpu()
         packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
         out, _ = self.lstm(packed)
@@ -93,4 +99,7 @@ class BiLSTMEncoder(nn.Module):
 
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         """Parameters by learning-rate group."""
-        return {"embeddings": list(self.embedding.parameters()), "encoder": list(self.lstm.parameters())}
+        return {
+            "embeddings": [*self.embedding.parameters(), *self.project.parameters()],
+            "encoder": list(self.lstm.parameters()),
+        }

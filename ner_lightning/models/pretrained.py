@@ -8,8 +8,19 @@ from typing import Any
 
 from ner_lightning.cli import UserError
 
+
+
+def _e5(prune: bool) -> Callable[[], str]:
+    def convert() -> str:
+        from ner_lightning.models.offline import ensure_e5
+
+        return ensure_e5(prune)
+
+    return convert
+
+
 # Names that resolve to a local folder built from an installed pip package (no download), see offline.py.
-OFFLINE_ENCODERS: dict[str, Callable[[], str]] = {}
+OFFLINE_ENCODERS: dict[str, Callable[[], str]] = {"e5-small-offline": _e5(True), "e5-small-offline-full": _e5(False)}
 
 HINT = (
     "use a local folder (model.encoder.pretrained=/path/to/model) or the offline encoder "
@@ -31,7 +42,8 @@ def _load(loader: Callable[..., Any], name: str, what: str, **kwargs: Any) -> An
         return loader(path, local_files_only=True, **kwargs)
     except (OSError, ValueError) as first:
         if os.path.isdir(path) or os.environ.get("HF_HUB_OFFLINE") == "1":
-            raise UserError(f"cannot load the {what} of model.encoder.pretrained={name!r}: {first}; {HINT}") from None
+            reason = (str(first).strip().splitlines() or [type(first).__name__])[0]
+            raise UserError(f"cannot load the {what} of model.encoder.pretrained={name!r}: {reason} {HINT}") from None
     try:
         return loader(path, **kwargs)
     except (OSError, ValueError):

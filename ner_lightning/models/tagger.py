@@ -30,12 +30,27 @@ def build_encoder(config: dict[str, Any], vocab: dict[str, Any]) -> nn.Module:
     config = dict(config)
     kind = config.pop("type", "bilstm")
     if kind == "bilstm":
+        source = config.pop("pretrained_embeddings", None)
+        if source is not None:
+            config["embeddings"] = pretrained_char_embeddings(source, vocab["itos"])
         return BiLSTMEncoder(len(vocab["itos"]), **config)
     if kind == "transformer":
         if vocab.get("type") != "pretrained":
             raise ValueError("model.encoder.type=transformer needs the encoder's tokenizer: set data.tokenizer")
         return TransformerEncoder(vocab, **config)
     raise ValueError(f"model.encoder.type={kind!r}: expected 'bilstm' or 'transformer'")
+
+
+def pretrained_char_embeddings(source: str, itos: list[str]) -> Tensor:
+    """``(len(itos), dim)`` initial embeddings for a character vocabulary (``[PAD]`` row zero)."""
+    if source != "lac":
+        raise ValueError(f"model.encoder.pretrained_embeddings={source!r}: expected 'lac' or null")
+    from ner_lightning.models.offline import lac_embeddings
+
+    table, found = lac_embeddings(itos)
+    table[0] = 0.0
+    rank_zero_info(f"LAC embeddings: {found:,} of {len(itos) - 2:,} vocabulary characters found")
+    return torch.from_numpy(table)
 
 
 class Tagger(L.LightningModule):
@@ -74,6 +89,8 @@ class Tagger(L.LightningModule):
         self.encoder = build_encoder(encoder, vocab)
         if getattr(self.encoder, "config_dict", None):  # rebuild from the checkpoint alone, no download
             self.hparams["encoder"] = {**encoder, "config_dict": self.encoder.config_dict}
+        if encoder.get("pretrained_embeddings"):  # the table is in the weights from now on
+            self.hparams["encoder"] = {**encoder, "pretrained_embeddings": None, "source_dim": self.encoder.source_dim}
         head = dict(head)
         self.head = build_head(head.pop("type", "crf"), self.encoder.output_dim, self.labels, scheme, **head)
         self.val_f1_best = MaxMetric()

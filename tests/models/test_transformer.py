@@ -1,0 +1,158 @@
+"""Transformer taggers: one token per character, windows, first-N layers, LoRA, loading errors, LR groups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoTokenizer
+
+from ner_lightning.cli import UserError
+from ner_lightning.data.collate import collate_batch
+from ner_lightning.data.tags import spans_to_tags, tags_to_spans
+from ner_lightning.data.vocab import LabelVocab, PretrainedCharVocab
+from ner_lightning.models.pretrained import load_model
+from ner_lightning.models.tagger import Tagger
+from ner_lightning.models.transformer import TransformerEncoder
+
+LABELS = ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
+
+
+@pytest.fixture
+def vocab(tiny_bert: Path) -> PretrainedCharVocab:
+    return PretrainedCharVocab.from_tokenizer(AutoTokenizer.from_pretrained(tiny_bert), str(tiny_bert))
+
+
+def tagger(tiny_bert: Path, vocab: PretrainedCharVocab, head: str = "crf", **encoder: object) -> Tagger:
+    torch.manual_seed(0)
+    return Tagger(
+        LABELS,
+        vocab.to_dict(),
+        {"type": "transformer", "pretrained": str(tiny_bert), **encoder},
+        {"type": head},
+        optimizer={"_target_": "torch.optim.AdamW", "_partial_": True, "lr": 1e-3},
+        lr_mult={"head": 10.0},
+        crf_lr_mult=100.0,
+    )
+
+
+def test_one_token_per_character_with_unk_spaces_and_latin(vocab: PretrainedCharVocab) -> None:
+    text = "我在Ａbc 北京1号㐀"  # full-width A, a space, an ideograph missing from the vocab
+    ids = vocab.encode(list(text))
+    assert len(ids) == len(text)
+    assert ids[2] == vocab.stoi["a"] and ids[3] == vocab.stoi["b"]  # NFKC + lowercase
+    assert ids[5] == vocab.unk_id and ids[-1] == vocab.unk_id  # space and unknown keep their position
+    assert ids[8] == vocab.stoi["1"]
+    again = PretrainedCharVocab.from_dict(vocab.to_dict())
+    assert again.encode(list(text)) == ids
+
+
+def test_labels_and_spans_round_trip_through_the_encoder(tiny_bert: Path, vocab: PretrainedCharVocab) -> None:
+    """chars -> ids -> hidden per character -> tags -> spans at the original character offsets."""
+    model = tagger(tiny_bert, vocab).eval()
+    chars = list("赵阳在中科院工作 ok")
+    spans = [("PER", 0, 2), ("ORG", 3, 6)]
+    labels = LabelVocab(LABELS).encode(spans_to_tags(spans, len(chars)))
+    batch = collate_batch([{"input_ids": vocab.encode(chars), "labels": labels}, {"input_ids": [5], "labels": [0]}])
+    hidden = model.encoder(batch["input_ids"], batch["mask"])
+    assert hidden.shape == (2, len(chars), 32)  # [CLS]/[SEP] dropped before the head
+    # with emissions forced to the gold labels, decoding returns exactly the gold spans at the same offsets
+    emissions = torch.nn.functional.one_hot(batch["labels"].clamp_min(0), len(LABELS)).float() * 50
+    tags, lengths = model.head.crf.decode(emissions, batch["mask"])
+    pred = [LABELS[i] for i in tags[0, : lengths[0]].tolist()]
+    assert tags_to_spans(pred, "BIO")[0] == spans
+
+
+def test_long_inputs_are_windowed_not_truncated(tiny_bert: Path, vocab: PretrainedCharVocab) -> None:
+    encoder = TransformerEncoder(vocab.to_dict(), str(tiny_bert)).eval()
+    assert encoder.max_chars == 62  # 64 positions minus [CLS] and [SEP]
+    torch.manual_seed(1)
+    ids = torch.randint(5, len(vocab), (2, 150))
+    mask = torch.ones(2, 150, dtype=torch.bool)
+    mask[1, 100:] = False
+    with torch.no_grad():
+        out = encoder(ids, mask)
+        first = encoder._encode(ids[:, :62], mask[:, :62])
+        last = encoder._encode(ids[:, 88:150], mask[:, 88:150])
+    assert out.shape == (2, 150, 32) and torch.isfinite(out).all()
+    torch.testing.assert_close(out[0, :20], first[0, :20])  # the start comes from the first window
+    torch.testing.assert_close(out[0, 140:], last[0, 52:])  # the end from the last one
+    assert (out[1, 100:] == 0).all()
+
+
+def test_first_n_layers(tiny_bert: Path, vocab: PretrainedCharVocab) -> None:
+    model = tagger(tiny_bert, vocab, num_layers=1)
+    assert len(model.encoder.model.encoder.layer) == 1
+    assert model.hparams.encoder["config_dict"]["num_hidden_layers"] == 1
+    with pytest.raises(ValueError, match=r"model.encoder.num_layers=3: must be in \[1, 2\]"):
+        tagger(tiny_bert, vocab, num_layers=3)
+
+
+def test_lora_trains_only_adapters_head_and_crf(tiny_bert: Path, vocab: PretrainedCharVocab) -> None:
+    model = tagger(tiny_bert, vocab, lora={"r": 4, "alpha": 16, "dropout": 0.0})
+    counts = model.parameter_counts()
+    assert counts["trainable_params"] < counts["params"] / 5
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert all("lora_" in n or n.startswith("head.") for n in trainable)
+    assert any(n.startswith("head.crf.") for n in trainable) and any("lora_A" in n for n in trainable)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    groups = model.param_groups()
+    opt = torch.optim.AdamW(groups)
+    batch = collate_batch([{"input_ids": vocab.encode(list("赵阳在北京")), "labels": [5, 6, 0, 1, 2]}])
+    for _ in range(2):
+        loss = model.head.loss(model.encoder(batch["input_ids"], batch["mask"]), batch["mask"], batch["labels"])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    changed = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+    assert changed and changed <= trainable
+    assert any("lora_B" in n for n in changed) and "head.crf.transitions" in changed
+    # merging folds the adapters into the base weights and keeps the outputs
+    model.eval()
+    with torch.no_grad():
+        expected = model(batch["input_ids"], batch["mask"])
+        model.encoder.merge_lora()
+        assert not any("lora_" in n for n, _ in model.named_parameters())
+        assert torch.equal(model(batch["input_ids"], batch["mask"]), expected)
+
+
+def test_learning_rate_groups_carry_the_configured_rates(tiny_bert: Path, vocab: PretrainedCharVocab) -> None:
+    rates = {g["name"]: g["lr"] for g in tagger(tiny_bert, vocab).param_groups()}
+    assert rates == pytest.approx({"embeddings": 1e-3, "encoder": 1e-3, "head": 1e-2, "crf": 1e-1})
+
+
+def test_unloadable_encoder_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(
+        UserError,
+        match=r"cannot load the encoder of model.encoder.pretrained='no-such/model'.*"
+        r"use a local folder .* or the offline encoder",
+    ):
+        load_model("no-such/model")
+
+
+def test_checkpoint_rebuilds_without_the_pretrained_folder(
+    tiny_bert: Path, vocab: PretrainedCharVocab, tmp_path: Path
+) -> None:
+    model = tagger(tiny_bert, vocab, lora={"r": 2})
+    ids = torch.tensor([vocab.encode(list("北京"))])
+    mask = torch.ones_like(ids, dtype=torch.bool)
+    model.eval()
+    torch.save(
+        {
+            "state_dict": model.state_dict(),
+            "hyper_parameters": dict(model.hparams),
+            "pytorch-lightning_version": "2.6.0",
+        },
+        tmp_path / "m.ckpt",
+    )
+    hparams = dict(model.hparams)
+    hparams["encoder"] = {**hparams["encoder"], "pretrained": str(tmp_path / "gone")}  # the folder is not needed
+    torch.save(
+        {"state_dict": model.state_dict(), "hyper_parameters": hparams, "pytorch-lightning_version": "2.6.0"},
+        tmp_path / "m.ckpt",
+    )
+    loaded = Tagger.load_from_checkpoint(tmp_path / "m.ckpt", map_location="cpu", weights_only=False).eval()
+    with torch.no_grad():
+        assert torch.equal(loaded(ids, mask), model(ids, mask))
