@@ -33,7 +33,8 @@ class NerDataModule(L.LightningDataModule):
         batch_size: training batch size; ``eval_batch_size`` defaults to it.
         num_workers: DataLoader workers.
         bucket: length-bucketed batches for training.
-        max_train_samples / max_eval_samples: keep only the first N sentences (quick runs).
+        max_train_samples / max_eval_samples / max_test_samples: keep only the first N sentences of train / val /
+            test (quick runs); ``max_test_samples`` defaults to ``max_eval_samples``.
         seed: seed of the bucketed sampler.
         progress: show progress bars while reading.
         tokenizer: a pretrained encoder's name or folder: characters then map to its vocabulary (one token per
@@ -54,6 +55,7 @@ class NerDataModule(L.LightningDataModule):
         bucket: bool = False,
         max_train_samples: int | None = None,
         max_eval_samples: int | None = None,
+        max_test_samples: int | None = None,
         seed: int = 42,
         progress: bool = True,
         tokenizer: str | None = None,
@@ -75,6 +77,7 @@ class NerDataModule(L.LightningDataModule):
         self.bucket = bucket
         self.max_train_samples = max_train_samples
         self.max_eval_samples = max_eval_samples
+        self.max_test_samples = max_test_samples if max_test_samples is not None else max_eval_samples
         self.seed = seed
         self.progress = progress
         self.tokenizer = tokenizer
@@ -112,7 +115,7 @@ class NerDataModule(L.LightningDataModule):
         if "train" not in raw:
             raise DataError("no training split configured (data.train_path)")
         self.detected_scheme = resolve_scheme(raw["train"][0], self.source_scheme)
-        limits = {"train": self.max_train_samples, "val": self.max_eval_samples, "test": self.max_eval_samples}
+        limits = {"train": self.max_train_samples, "val": self.max_eval_samples, "test": self.max_test_samples}
         for name, (sents, stats) in raw.items():
             if limits.get(name) is not None:
                 sents = sents[: limits[name]]
