@@ -44,7 +44,7 @@ def main() -> None:
     for name in args.rows.split(","):
         run_dir = out / name
         cmd = [sys.executable, "-m", "ner_lightning.train", *ROWS[name], f"data.max_train_samples={args.train}",
-               f"data.max_eval_samples={args.dev}", "data.max_test_samples=null", f"trainer.max_epochs={args.epochs}",
+               f"data.max_eval_samples={args.dev}", f"trainer.max_epochs={args.epochs}",
                "data.progress=false", "trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}"]
         start = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True)

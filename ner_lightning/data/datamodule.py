@@ -34,7 +34,7 @@ class NerDataModule(L.LightningDataModule):
         num_workers: DataLoader workers.
         bucket: length-bucketed batches for training.
         max_train_samples / max_eval_samples / max_test_samples: keep only the first N sentences of train / val /
-            test (quick runs); ``max_test_samples`` defaults to ``max_eval_samples``.
+            test (quick runs).
         seed: seed of the bucketed sampler.
         progress: show progress bars while reading.
         tokenizer: a pretrained encoder's name or folder: characters then map to its vocabulary (one token per
@@ -77,7 +77,7 @@ class NerDataModule(L.LightningDataModule):
         self.bucket = bucket
         self.max_train_samples = max_train_samples
         self.max_eval_samples = max_eval_samples
-        self.max_test_samples = max_test_samples if max_test_samples is not None else max_eval_samples
+        self.max_test_samples = max_test_samples
         self.seed = seed
         self.progress = progress
         self.tokenizer = tokenizer
