@@ -101,7 +101,14 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         ckpt = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         trainer.test(model, datamodule=dm, ckpt_path=ckpt or None, weights_only=False)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
-    metrics.update({"fit_time_s": fit_time, **counts, "epochs": trainer.current_epoch})
+    metrics.update(
+        {
+            "fit_time_s": fit_time,
+            **counts,
+            "epochs": trainer.current_epoch,
+            "train_sentences": len(dm.datasets["train"]),
+        }
+    )
     if trainer.is_global_zero:
         out = f"{cfg.paths.output_dir}/metrics.json"
         with open(out, "w", encoding="utf-8") as fh:

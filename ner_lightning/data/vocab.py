@@ -170,8 +170,15 @@ class PretrainedCharVocab:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (kept in checkpoints, so prediction needs no tokenizer download)."""
-        return {"type": "pretrained", "itos": self.itos, "unk_id": self.unk_id, "pad_id": self.pad_id,
-                "cls_id": self.cls_id, "sep_id": self.sep_id, "name": self.name}
+        return {
+            "type": "pretrained",
+            "itos": self.itos,
+            "unk_id": self.unk_id,
+            "pad_id": self.pad_id,
+            "cls_id": self.cls_id,
+            "sep_id": self.sep_id,
+            "name": self.name,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PretrainedCharVocab:

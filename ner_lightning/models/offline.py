@@ -110,9 +110,17 @@ def read_e5(path: str | Path) -> E5File:
         tensors[name] = (
             np.frombuffer(raw, dtype="<f4", count=elements).copy() if dtype == 0 else _dequantize_q4(raw, elements)
         )
-    config = {"hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": heads,
-              "intermediate_size": ff, "vocab_size": voc, "max_position_embeddings": maxp, "type_vocab_size": tvs,
-              "layer_norm_eps": float(eps), "q4_block": block}
+    config = {
+        "hidden_size": hidden,
+        "num_hidden_layers": layers,
+        "num_attention_heads": heads,
+        "intermediate_size": ff,
+        "vocab_size": voc,
+        "max_position_embeddings": maxp,
+        "type_vocab_size": tvs,
+        "layer_norm_eps": float(eps),
+        "q4_block": block,
+    }
     return E5File(config, pieces, scores, {"bos": bos, "eos": eos, "pad": pad, "unk": unk}, tensors)
 
 
@@ -130,9 +138,16 @@ def bert_state_dict(e5: E5File, keep: np.ndarray | None = None) -> dict[str, Any
         "embeddings.LayerNorm.weight": t["emb.ln.w"],
         "embeddings.LayerNorm.bias": t["emb.ln.b"],
     }
-    names = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
-             "ao": "attention.output.dense", "fi": "intermediate.dense", "fo": "output.dense",
-             "aln": "attention.output.LayerNorm", "oln": "output.LayerNorm"}
+    names = {
+        "q": "attention.self.query",
+        "k": "attention.self.key",
+        "v": "attention.self.value",
+        "ao": "attention.output.dense",
+        "fi": "intermediate.dense",
+        "fo": "output.dense",
+        "aln": "attention.output.LayerNorm",
+        "oln": "output.LayerNorm",
+    }
     for i in range(e5.config["num_hidden_layers"]):
         for short, long in names.items():
             w, b = t[f"l{i}.{short}.w"], t[f"l{i}.{short}.b"]
@@ -145,8 +160,11 @@ def bert_state_dict(e5: E5File, keep: np.ndarray | None = None) -> dict[str, Any
 def single_char_pieces(pieces: list[str], specials: dict[str, int]) -> np.ndarray:
     """Ids of the pieces a character tagger can use: specials, single characters and ``▁c``."""
     special_ids = set(specials.values())
-    keep = [i for i, p in enumerate(pieces) if i in special_ids or p == "<mask>" or len(p) == 1
-            or (len(p) == 2 and p[0] == "▁")]
+    keep = [
+        i
+        for i, p in enumerate(pieces)
+        if i in special_ids or p == "<mask>" or len(p) == 1 or (len(p) == 2 and p[0] == "▁")
+    ]
     return np.array(keep, dtype=np.int64)
 
 
@@ -161,13 +179,21 @@ def hf_tokenizer(pieces: list[str], scores: np.ndarray, specials: dict[str, int]
     tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
     bos, eos = pieces[specials["bos"]], pieces[specials["eos"]]
     tok.post_processor = processors.TemplateProcessing(
-        single=f"{bos} $A {eos}", pair=f"{bos} $A {eos} {eos} $B {eos}",
+        single=f"{bos} $A {eos}",
+        pair=f"{bos} $A {eos} {eos} $B {eos}",
         special_tokens=[(bos, specials["bos"]), (eos, specials["eos"])],
     )
     extra = {"mask_token": "<mask>"} if "<mask>" in pieces else {}
     return PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token=bos, eos_token=eos, cls_token=bos, sep_token=eos,
-        unk_token=pieces[specials["unk"]], pad_token=pieces[specials["pad"]], model_max_length=512, **extra,
+        tokenizer_object=tok,
+        bos_token=bos,
+        eos_token=eos,
+        cls_token=bos,
+        sep_token=eos,
+        unk_token=pieces[specials["unk"]],
+        pad_token=pieces[specials["pad"]],
+        model_max_length=512,
+        **extra,
     )
 
 

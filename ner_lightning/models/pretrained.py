@@ -9,7 +9,6 @@ from typing import Any
 from ner_lightning.cli import UserError
 
 
-
 def _e5(prune: bool) -> Callable[[], str]:
     def convert() -> str:
         from ner_lightning.models.offline import ensure_e5

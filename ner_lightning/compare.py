@@ -1,0 +1,212 @@
+"""``python -m ner_lightning.compare <run or multirun folder(s)> [--out DIR]``: turn runs into a comparison.
+
+Reads what each run wrote (``metrics.json``, ``.hydra/``, ``csv/metrics.csv``, ``transitions.jsonl``; no W&B
+needed) and writes ``comparison.md``, ``comparison.csv`` and PNG plots: training-loss curves, val-F1 curves, a
+loss-and-F1 overlay, a final-score bar chart and CRF transition heatmaps. Runs that differ only by ``seed`` are
+also summarised as mean ± std.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ner_lightning.cli import UserError, fail
+
+
+@dataclass
+class Run:
+    """One training run as read from its folder."""
+
+    path: Path
+    overrides: list[str]
+    choices: dict[str, str]
+    metrics: dict[str, float]
+    curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    transitions: dict[str, Any] | None = None
+    label: str = ""
+
+    @property
+    def experiment(self) -> str:
+        return self.choices.get("experiment") or self.choices.get("model") or "-"
+
+
+def find_runs(paths: list[Path]) -> list[Path]:
+    """Run folders (those holding ``metrics.json``) under ``paths``, sorted."""
+    found: set[Path] = set()
+    for path in paths:
+        if not path.exists():
+            raise UserError(f"{path}: no such folder")
+        found |= {p.parent for p in ([path / "metrics.json"] if (path / "metrics.json").is_file() else [])}
+        found |= {p.parent for p in path.rglob("metrics.json")}
+    return sorted(found)
+
+
+def _read_yaml(path: Path, default: Any) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else default
+
+
+def _curves(path: Path) -> dict[str, list[tuple[int, float]]]:
+    """Per-metric ``(epoch or step, value)`` series from the run's CSV log."""
+    files = sorted(path.glob("csv/**/metrics.csv"))
+    curves: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    if not files:
+        return curves
+    with files[0].open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            for key in ("train/loss_epoch", "val/f1", "val/loss"):
+                if row.get(key):
+                    curves[key].append((int(row["epoch"]), float(row[key])))
+            if row.get("train/loss_step"):
+                curves["train/loss_step"].append((int(row["step"]), float(row["train/loss_step"])))
+    return curves
+
+
+def load_run(path: Path) -> Run:
+    """Read one run folder."""
+    hydra = _read_yaml(path / ".hydra" / "hydra.yaml", {}) or {}
+    choices = {k: str(v) for k, v in ((hydra.get("hydra") or {}).get("runtime") or {}).get("choices", {}).items()}
+    transitions = None
+    tpath = path / "transitions.jsonl"
+    if tpath.is_file() and tpath.read_text(encoding="utf-8").strip():
+        transitions = json.loads(tpath.read_text(encoding="utf-8").strip().splitlines()[-1])
+    return Run(
+        path=path,
+        overrides=[str(o) for o in _read_yaml(path / ".hydra" / "overrides.yaml", []) or []],
+        choices=choices,
+        metrics=json.loads((path / "metrics.json").read_text(encoding="utf-8")),
+        curves=_curves(path),
+        transitions=transitions,
+    )
+
+
+IGNORED_OVERRIDE_PREFIXES = ("hydra.", "trainer.enable_progress_bar", "data.progress", "debug=")
+
+
+def label_runs(runs: list[Run]) -> None:
+    """Label each run by the overrides that differ between runs (or its folder name)."""
+    keep = [[o for o in r.overrides if not o.startswith(IGNORED_OVERRIDE_PREFIXES)] for r in runs]
+    common = set.intersection(*map(set, keep)) if keep else set()
+    for run, overrides in zip(runs, keep):
+        differing = [o for o in overrides if o not in common]
+        run.label = " ".join(differing) or run.path.name
+
+
+def table_rows(runs: list[Run]) -> list[dict[str, Any]]:
+    """One row per run with the comparison columns."""
+    types = sorted({k.split("test/f1_", 1)[1] for r in runs for k in r.metrics if k.startswith("test/f1_")})
+    rows = []
+    for r in runs:
+        m = r.metrics
+        epochs = max(int(m.get("epochs", 0)), 1)
+        fit = m.get("fit_time_s", 0.0)
+        row: dict[str, Any] = {
+            "run": r.label,
+            "experiment": r.experiment,
+            "val_f1": m.get("val/f1_best"),
+            "test_f1": m.get("test/f1"),
+            **{f"test_f1_{t}": m.get(f"test/f1_{t}") for t in types},
+            "params": int(m.get("params", 0)),
+            "trainable_params": int(m.get("trainable_params", 0)),
+            "epochs": int(m.get("epochs", 0)),
+            "sec_per_epoch": round(fit / epochs, 1),
+            "train_sents_per_s": round(m.get("train_sentences", 0) * epochs / fit, 1) if fit else None,
+            "folder": str(r.path),
+        }
+        rows.append(row)
+    return rows
+
+
+def seed_groups(runs: list[Run], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean ± std of val/test F1 over runs that differ only in ``seed``."""
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for run, row in zip(runs, rows):
+        key = " ".join(o for o in run.label.split() if not o.startswith("seed=")) or run.experiment
+        if any(o.startswith("seed=") for o in run.label.split()):
+            groups[key].append(row)
+    out = []
+    for key, members in groups.items():
+        if len(members) < 2:
+            continue
+        summary: dict[str, Any] = {"group": key, "runs": len(members)}
+        for metric in ("val_f1", "test_f1"):
+            values = [m[metric] for m in members if m[metric] is not None]
+            if values:
+                summary[metric] = f"{100 * statistics.mean(values):.2f} ± {100 * statistics.pstdev(values):.2f}"
+        out.append(summary)
+    return out
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{100 * value:.2f}" if value <= 1.0 else f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return "" if value is None else str(value)
+
+
+def markdown(rows: list[dict[str, Any]], seeds: list[dict[str, Any]], images: list[str]) -> str:
+    """The comparison as Markdown (scores in %)."""
+    cols = [c for c in rows[0] if c != "folder"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(_fmt(r[c]) for c in cols) + " |" for r in rows]
+    text = "# Comparison\n\nF1 in %, entity level (seqeval strict). One row per run.\n\n" + "\n".join(lines) + "\n"
+    if seeds:
+        text += "\n## Over seeds (mean ± std)\n\n| group | runs | val F1 | test F1 |\n|---|---|---|---|\n"
+        text += (
+            "\n".join(f"| {s['group']} | {s['runs']} | {s.get('val_f1', '')} | {s.get('test_f1', '')} |" for s in seeds)
+            + "\n"
+        )
+    text += "\n" + "\n".join(f"![{Path(i).stem}]({i})" for i in images) + "\n"
+    return text
+
+
+def compare(paths: list[Path], out: Path | None = None) -> dict[str, Any]:
+    """Build the comparison of the runs under ``paths``; returns rows, seed groups and written files."""
+    from ner_lightning.plots import write_plots
+
+    folders = find_runs(paths)
+    if not folders:
+        raise UserError(f"{', '.join(map(str, paths))}: no runs found (no metrics.json from ner_lightning.train)")
+    runs = [load_run(f) for f in folders]
+    label_runs(runs)
+    rows = table_rows(runs)
+    seeds = seed_groups(runs, rows)
+    out = out or (paths[0] if len(paths) == 1 and paths[0].is_dir() else Path("outputs") / "comparison")
+    out.mkdir(parents=True, exist_ok=True)
+    images = write_plots(runs, out)
+    (out / "comparison.md").write_text(markdown(rows, seeds, [Path(i).name for i in images]), encoding="utf-8")
+    with (out / "comparison.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return {"rows": rows, "seeds": seeds, "out": out, "images": images}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point."""
+    parser = argparse.ArgumentParser(prog="python -m ner_lightning.compare", description=__doc__.splitlines()[0])
+    parser.add_argument("folders", nargs="+", type=Path, help="run or multirun folders")
+    parser.add_argument("--out", type=Path, default=None, help="where to write (default: the single folder given)")
+    args = parser.parse_args(argv)
+    try:
+        result = compare(args.folders, args.out)
+    except UserError as err:
+        fail(str(err))
+    print(markdown(result["rows"], result["seeds"], []).split("\n\n", 2)[2].strip())
+    print(
+        f"\nwrote {result['out'] / 'comparison.md'}, comparison.csv and {len(result['images'])} plots", file=sys.stderr
+    )
+
+
+if __name__ == "__main__":
+    main()
