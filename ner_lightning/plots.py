@@ -49,6 +49,14 @@ def heatmap(matrix: np.ndarray, labels: list[str], title: str, ax: plt.Axes) -> 
     plt.colorbar(im, ax=ax, fraction=0.046)
 
 
+def heatmap_figure(matrix: np.ndarray, labels: list[str], title: str) -> plt.Figure:
+    """A single transition-matrix heatmap figure (for loggers that take images)."""
+    fig, ax = plt.subplots(figsize=(5, 4.3))
+    heatmap(matrix, labels, title, ax)
+    fig.tight_layout()
+    return fig
+
+
 def write_plots(runs: list[Run], out: Path) -> list[Path]:
     """Write every plot that the runs have data for; returns the files."""
     made = [

@@ -12,6 +12,7 @@ from typing import Any
 
 import hydra
 import lightning as L
+from hydra.core.hydra_config import HydraConfig
 import torch
 from lightning.pytorch.callbacks import LearningRateMonitor
 from lightning.pytorch.utilities import rank_zero_info
@@ -21,6 +22,7 @@ from ner_lightning.cli import UserError, check_config, run_cli
 from ner_lightning.config import config_dir
 from ner_lightning.data.datamodule import NerDataModule
 from ner_lightning.models.tagger import Tagger
+from ner_lightning.tracking import configure_wandb, finish_wandb
 
 TRANSFORMER_MAX_CHARS = 510  # 512 positions minus [CLS] and [SEP]
 
@@ -29,7 +31,7 @@ def check_device(cfg: DictConfig) -> None:
     """Fail early, in one line, when the trainer asks for a GPU this machine does not have."""
     accelerator = str(cfg.trainer.get("accelerator", "cpu"))
     if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
-        choice = hydra.core.hydra_config.HydraConfig.get().runtime.choices.get("trainer", "gpu")
+        choice = HydraConfig.get().runtime.choices.get("trainer", "gpu") if HydraConfig.initialized() else "gpu"
         raise UserError(
             f"no CUDA GPU found for trainer={choice} (trainer.accelerator={accelerator}); "
             "use trainer=cpu on this machine"
@@ -80,6 +82,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     dm.setup()
     model = build_model(cfg, dm)
     fast = bool(trainer_cfg.get("fast_dev_run"))
+    configure_wandb(cfg, HydraConfig.get() if HydraConfig.initialized() else None)
     loggers = instantiate_all(cfg.get("logger"))
     callbacks = [] if fast else instantiate_all(cfg.get("callbacks"))
     if not loggers:  # the LR monitor needs a logger to write to
@@ -119,7 +122,10 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="config")
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point; returns ``cfg.optimized_metric`` for sweepers."""
-    metrics, _ = run_cli(train, cfg)
+    try:
+        metrics, _ = run_cli(train, cfg)
+    finally:
+        finish_wandb()  # every multirun job is its own W&B run
     return metrics.get(cfg.get("optimized_metric") or "")
 
 

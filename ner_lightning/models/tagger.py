@@ -10,6 +10,7 @@ from typing import Any
 import hydra
 import lightning as L
 import torch
+from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor, nn
 from torchmetrics import MaxMetric
@@ -184,11 +185,19 @@ class Tagger(L.LightningModule):
         if crf is None or self._trainer is None or self.trainer.sanity_checking:
             return
         trans = crf.transitions.detach().float().cpu()
-        for logger in self.loggers:
-            experiment = getattr(logger, "experiment", None)
-            if hasattr(experiment, "add_image") and hasattr(experiment, "add_text"):  # TensorBoard
-                img = (trans - trans.min()) / (trans.max() - trans.min() + 1e-9)
-                experiment.add_image("crf/transitions", img.unsqueeze(0), self.global_step)
+        image_loggers = [lg for lg in self.loggers if isinstance(lg, (TensorBoardLogger, WandbLogger))]
+        if image_loggers and self.trainer.is_global_zero:
+            import matplotlib.pyplot as plt
+
+            from ner_lightning.plots import heatmap_figure
+
+            fig = heatmap_figure(trans.numpy(), self.labels, f"CRF transitions, epoch {self.current_epoch}")
+            for logger in image_loggers:
+                if isinstance(logger, TensorBoardLogger):
+                    logger.experiment.add_figure("crf/transitions", fig, self.global_step, close=False)
+                else:
+                    logger.log_image(key="crf/transitions", images=[fig], step=self.global_step)
+            plt.close(fig)
         if self.trainer.is_global_zero and self.trainer.default_root_dir:
             path = Path(self.trainer.default_root_dir) / "transitions.jsonl"
             with path.open("a", encoding="utf-8") as fh:

@@ -74,3 +74,49 @@ def test_experiment_groups_cover_all() -> None:
         "bert_crf",
         "bert_lora",
     } <= set(EXPERIMENTS)
+
+
+@pytest.mark.parametrize(
+    ("preset", "key", "values"),
+    [
+        ("recipes", "experiment", ["baseline", "optimized"]),
+        ("seeds", "seed", ["1", "2", "3"]),
+        ("crf_lr", "model.crf_lr_mult", ["1", "10", "100", "1000"]),
+        ("lora_rank", "model.encoder.lora.r", ["4", "8", "16"]),
+    ],
+)
+def test_sweep_presets(
+    preset: str, key: str, values: list[str], mini_corpus: dict[str, Path], tiny_bert: Path, tmp_path: Path
+) -> None:
+    sweep = tmp_path / "sweep"
+    transformer = preset in ("crf_lr", "lora_rank")
+    size = (
+        [f"pretrained_encoder={tiny_bert}"]
+        if transformer
+        else ["model.encoder.embedding_dim=8", "model.encoder.hidden_size=8"]
+    )
+    proc = run_train(
+        "-m",
+        f"sweep={preset}",
+        "debug=fdr",
+        "data=bio",
+        f"data.train_path={mini_corpus['train']}",
+        f"data.test_path={mini_corpus['test']}",
+        "data.dev_size=20",
+        "data.progress=false",
+        *size,
+        "trainer.enable_progress_bar=false",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = sorted(p for p in sweep.iterdir() if p.is_dir())
+    got = [
+        next(
+            line.split("=", 1)[1]
+            for line in (job / ".hydra" / "overrides.yaml").read_text().split("\n")
+            if line.startswith(f"- {key}=")
+        )
+        for job in jobs
+    ]
+    assert got == values

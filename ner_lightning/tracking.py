@@ -1,0 +1,64 @@
+"""Experiment tracking helpers: W&B online/offline choice, run naming and grouping, clean finish per job."""
+
+from __future__ import annotations
+
+import netrc
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+from lightning.pytorch.utilities import rank_zero_info
+from omegaconf import DictConfig, open_dict
+
+WANDB_HOST = "api.wandb.ai"
+
+
+def _has_api_key() -> bool:
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        return netrc.netrc().authenticators(WANDB_HOST) is not None
+    except (FileNotFoundError, netrc.NetrcParseError, OSError):
+        return False
+
+
+def _reachable(host: str = WANDB_HOST, timeout: float = 3.0) -> bool:
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def configure_wandb(cfg: DictConfig, hydra_cfg: Any | None) -> None:
+    """Fill the W&B logger's name/group and choose offline mode when there is no key or no network (in place)."""
+    node = (cfg.get("logger") or {}).get("wandb")
+    if node is None:
+        return
+    choices = hydra_cfg.runtime.choices if hydra_cfg is not None else {}
+    multirun = hydra_cfg is not None and str(hydra_cfg.mode) == "RunMode.MULTIRUN"
+    with open_dict(node):
+        if not node.get("name"):
+            base = choices.get("experiment") or choices.get("model") or cfg.get("task_name", "run")
+            node.name = f"{base}-{hydra_cfg.job.num}" if multirun else base
+        if not node.get("group") and multirun:
+            node.group = Path(hydra_cfg.sweep.dir).name
+        mode = os.environ.get("WANDB_MODE", "")
+        if mode in ("offline", "disabled", "dryrun"):
+            node.offline = True
+        elif not node.get("offline"):
+            reason = "no API key (set WANDB_API_KEY or run `wandb login`)" if not _has_api_key() else (
+                None if _reachable() else f"{WANDB_HOST} is unreachable")
+            if reason:
+                node.offline = True
+                rank_zero_info(f"W&B: {reason}; logging offline to {node.save_dir}/wandb - upload later with "
+                               f"`wandb sync {node.save_dir}/wandb/offline-run-*`")
+
+
+def finish_wandb() -> None:
+    """End the current W&B run, so that the next multirun job starts its own."""
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and getattr(wandb, "run", None) is not None:
+        wandb.finish()
