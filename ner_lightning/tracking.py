@@ -49,12 +49,17 @@ def configure_wandb(cfg: DictConfig, hydra_cfg: Any | None) -> None:
         if mode in ("offline", "disabled", "dryrun"):
             node.offline = True
         elif not node.get("offline"):
-            reason = "no API key (set WANDB_API_KEY or run `wandb login`)" if not _has_api_key() else (
-                None if _reachable() else f"{WANDB_HOST} is unreachable")
+            reason = (
+                "no API key (set WANDB_API_KEY or run `wandb login`)"
+                if not _has_api_key()
+                else (None if _reachable() else f"{WANDB_HOST} is unreachable")
+            )
             if reason:
                 node.offline = True
-                rank_zero_info(f"W&B: {reason}; logging offline to {node.save_dir}/wandb - upload later with "
-                               f"`wandb sync {node.save_dir}/wandb/offline-run-*`")
+                rank_zero_info(
+                    f"W&B: {reason}; logging offline to {node.save_dir}/wandb - upload later with "
+                    f"`wandb sync {node.save_dir}/wandb/offline-run-*`"
+                )
 
 
 def finish_wandb() -> None:
