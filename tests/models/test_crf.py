@@ -276,3 +276,40 @@ def test_wide_score_ranges_match_pytorch_crf() -> None:
     (g_ours,) = torch.autograd.grad(got, [emissions])
     (g_ref,) = torch.autograd.grad(want, [emissions])
     torch.testing.assert_close(g_ours, g_ref, rtol=1e-3, atol=5e-3)  # float32 at scores ~1e4
+
+
+def test_decode_exports_to_onnx_and_matches_eager() -> None:
+    """Exported at one padded length (dynamic batch), onnxruntime decodes any right-padded mask like eager."""
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    import io
+
+    import numpy as np
+
+    crf = CRF(5, constraints=allowed_transitions("BIO", BIO_LABELS))
+
+    class Decoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.crf = crf
+
+        def forward(self, e: torch.Tensor, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            return self.crf.decode(e, m)
+
+    buf = io.BytesIO()
+    example = (torch.randn(2, 12, 5), torch.ones(2, 12, dtype=torch.bool))
+    torch.onnx.export(
+        Decoder(),
+        example,
+        buf,
+        input_names=["emissions", "mask"],
+        output_names=["tags", "lengths"],
+        dynamo=False,
+        dynamic_axes={"emissions": {0: "batch"}, "mask": {0: "batch"}},
+    )
+    session = ort.InferenceSession(buf.getvalue())
+    emissions, _, mask = _inputs(5, 12, 5, seed=31)
+    emissions = emissions.float()
+    tags, lengths = session.run(None, {"emissions": emissions.numpy(), "mask": mask.numpy()})
+    want_tags, want_lengths = crf.decode(emissions, mask)
+    assert np.array_equal(tags, want_tags.numpy()) and np.array_equal(lengths, want_lengths.numpy())
