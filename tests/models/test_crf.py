@@ -32,6 +32,17 @@ def _inputs(batch: int, seq: int, k: int, seed: int = 0) -> tuple[torch.Tensor, 
     return emissions, tags, mask
 
 
+class Decoder(torch.nn.Module):
+    """``crf.decode`` as a module, for tracing and export."""
+
+    def __init__(self, crf: CRF) -> None:
+        super().__init__()
+        self.crf = crf
+
+    def forward(self, e: torch.Tensor, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.crf.decode(e, m)
+
+
 def _path_score(crf: CRF, emissions: torch.Tensor, path: tuple[int, ...], constrained: bool = False) -> torch.Tensor:
     start, end, trans = crf.scores(constrained, torch.float64)
     score = start[path[0]] + emissions[0, path[0]]
@@ -246,15 +257,7 @@ def test_decode_traces_for_a_fixed_length_and_any_mask() -> None:
     emissions, _, mask = _inputs(4, 9, 5, seed=11)
     emissions = emissions.float()
 
-    class Decoder(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.crf = crf
-
-        def forward(self, e: torch.Tensor, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            return self.crf.decode(e, m)
-
-    traced = torch.jit.trace(Decoder(), (emissions, torch.ones_like(mask)), check_trace=False)
+    traced = torch.jit.trace(Decoder(crf), (emissions, torch.ones_like(mask)), check_trace=False)
     for seed in range(3):
         e, _, m = _inputs(4, 9, 5, seed=20 + seed)
         got, got_len = traced(e.float(), m)
@@ -288,18 +291,10 @@ def test_decode_exports_to_onnx_and_matches_eager() -> None:
 
     crf = CRF(5, constraints=allowed_transitions("BIO", BIO_LABELS))
 
-    class Decoder(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.crf = crf
-
-        def forward(self, e: torch.Tensor, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            return self.crf.decode(e, m)
-
     buf = io.BytesIO()
     example = (torch.randn(2, 12, 5), torch.ones(2, 12, dtype=torch.bool))
     torch.onnx.export(
-        Decoder(),
+        Decoder(crf),
         example,
         buf,
         input_names=["emissions", "mask"],

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import run_train, sweep_args
 
 from ner_lightning.compare import compare
 
@@ -15,29 +16,7 @@ from ner_lightning.compare import compare
 @pytest.fixture(scope="module")
 def sweep(mini_corpus: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("sweep")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ner_lightning.train",
-            "-m",
-            "experiment=baseline,optimized",
-            "debug=limit",
-            "data=bio",
-            f"data.train_path={mini_corpus['train']}",
-            f"data.test_path={mini_corpus['test']}",
-            "data.dev_size=20",
-            "data.progress=false",
-            "model.encoder.embedding_dim=8",
-            "model.encoder.hidden_size=8",
-            "trainer.enable_progress_bar=false",
-            f"hydra.sweep.dir={folder}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=folder,
-    )
+    proc = run_train("-m", "experiment=baseline,optimized", "debug=limit", *sweep_args(mini_corpus, folder), cwd=folder)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return folder
 

@@ -3,39 +3,23 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
+
+from helpers import run_train, sweep_args
 
 
 def test_multirun_with_wandb_offline_makes_one_run_per_job(mini_corpus: dict[str, Path], tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
     env.update({"HOME": str(tmp_path), "WANDB_DISABLE_GIT": "true", "WANDB_SILENT": "true"})
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ner_lightning.train",
-            "-m",
-            "experiment=baseline,optimized",
-            "debug=limit",
-            "logger=[csv,wandb]",
-            "data=bio",
-            f"data.train_path={mini_corpus['train']}",
-            f"data.test_path={mini_corpus['test']}",
-            "data.dev_size=20",
-            "data.progress=false",
-            "model.encoder.embedding_dim=8",
-            "model.encoder.hidden_size=8",
-            "trainer.enable_progress_bar=false",
-            "trainer.limit_train_batches=2",
-            "trainer.max_epochs=1",
-            f"hydra.sweep.dir={sweep}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
+    proc = run_train(
+        "-m",
+        "experiment=baseline,optimized",
+        "debug=limit",
+        "logger=[csv,wandb]",
+        "trainer.limit_train_batches=2",
+        "trainer.max_epochs=1",
+        *sweep_args(mini_corpus, sweep),
         cwd=tmp_path,
         env=env,
     )

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from helpers import run_train, sweep_args
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_train(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ner_lightning.train", *args], capture_output=True, text=True, cwd=cwd, timeout=600
-    )
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
@@ -39,24 +32,9 @@ def test_multirun_over_every_experiment(
 ) -> None:
     """`-m experiment=a,b,...` under fast_dev_run: one job folder per experiment (both groups cover them all)."""
     sweep = tmp_path / "sweep"
-    size = (
-        [f"++model.encoder.pretrained={tiny_bert}"]
-        if group is TRANSFORMER
-        else ["model.encoder.embedding_dim=8", "model.encoder.hidden_size=8"]
-    )
+    tiny = tiny_bert if group is TRANSFORMER else None
     proc = run_train(
-        "-m",
-        f"experiment={','.join(group)}",
-        "debug=fdr",
-        "data=bio",
-        f"data.train_path={mini_corpus['train']}",
-        f"data.test_path={mini_corpus['test']}",
-        "data.dev_size=20",
-        "data.progress=false",
-        *size,
-        "trainer.enable_progress_bar=false",
-        f"hydra.sweep.dir={sweep}",
-        cwd=tmp_path,
+        "-m", f"experiment={','.join(group)}", "debug=fdr", *sweep_args(mini_corpus, sweep, tiny), cwd=tmp_path
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = sorted(p for p in sweep.iterdir() if p.is_dir())
@@ -89,26 +67,8 @@ def test_sweep_presets(
     preset: str, key: str, values: list[str], mini_corpus: dict[str, Path], tiny_bert: Path, tmp_path: Path
 ) -> None:
     sweep = tmp_path / "sweep"
-    transformer = preset in ("crf_lr", "lora_rank")
-    size = (
-        [f"pretrained_encoder={tiny_bert}"]
-        if transformer
-        else ["model.encoder.embedding_dim=8", "model.encoder.hidden_size=8"]
-    )
-    proc = run_train(
-        "-m",
-        f"sweep={preset}",
-        "debug=fdr",
-        "data=bio",
-        f"data.train_path={mini_corpus['train']}",
-        f"data.test_path={mini_corpus['test']}",
-        "data.dev_size=20",
-        "data.progress=false",
-        *size,
-        "trainer.enable_progress_bar=false",
-        f"hydra.sweep.dir={sweep}",
-        cwd=tmp_path,
-    )
+    tiny = tiny_bert if preset in ("crf_lr", "lora_rank") else None
+    proc = run_train("-m", f"sweep={preset}", "debug=fdr", *sweep_args(mini_corpus, sweep, tiny), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = sorted(p for p in sweep.iterdir() if p.is_dir())
     got = [
