@@ -57,6 +57,33 @@ def heatmap_figure(matrix: np.ndarray, labels: list[str], title: str) -> plt.Fig
     return fig
 
 
+def confusion_figure(counts: np.ndarray, labels: list[str], title: str) -> plt.Figure:
+    """Row-normalised confusion matrix (rows: gold, columns: predicted) with the counts written in."""
+    rows = counts.sum(1, keepdims=True)
+    rate = np.divide(counts, rows, out=np.zeros_like(counts, dtype=float), where=rows > 0)
+    fig, ax = plt.subplots(figsize=(5.5, 4.8))
+    im = ax.imshow(rate, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    if len(labels) <= 12:
+        for i in range(len(labels)):
+            for j in range(len(labels)):
+                ax.text(
+                    j,
+                    i,
+                    f"{int(counts[i, j])}",
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white" if rate[i, j] > 0.5 else "black",
+                )
+    ax.set(xlabel="predicted", ylabel="gold")
+    ax.set_title(title, fontsize=8)
+    plt.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    return fig
+
+
 def write_plots(runs: list[Run], out: Path) -> list[Path]:
     """Write every plot that the runs have data for; returns the files."""
     made = [

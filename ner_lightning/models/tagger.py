@@ -14,7 +14,7 @@ from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor, nn
 from torchmetrics import MaxMetric
-from torchmetrics.classification import MulticlassAccuracy
+from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 from typing_extensions import override
 
 from ner_lightning.metrics import SEQEVAL_MODE, entity_scores
@@ -98,6 +98,7 @@ class Tagger(L.LightningModule):
         self.token_acc = nn.ModuleDict(
             {s: MulticlassAccuracy(len(labels), average="micro", ignore_index=-100) for s in ("val", "test")}
         )
+        self.test_confusion = MulticlassConfusionMatrix(len(labels), ignore_index=-100)
         self._gold: dict[str, list[list[str]]] = {"val": [], "test": []}
         self._pred: dict[str, list[list[str]]] = {"val": [], "test": []}
         self.last_report: dict[str, Any] | None = None
@@ -124,6 +125,8 @@ class Tagger(L.LightningModule):
         if stage != "train":
             pred = self.head.decode(hidden, mask)
             self.token_acc[stage].update(pred[mask], labels[mask])
+            if stage == "test":
+                self.test_confusion.update(pred[mask], labels[mask])
             for p, g, n in zip(pred.tolist(), labels.tolist(), mask.sum(1).tolist()):
                 self._pred[stage].append([self.labels[i] for i in p[:n]])
                 self._gold[stage].append([self.labels[i] for i in g[:n]])
@@ -178,6 +181,32 @@ class Tagger(L.LightningModule):
             (out_dir / "test_report.json").write_text(
                 json.dumps({k: v for k, v in scores.items() if k != "report"}, indent=2), encoding="utf-8"
             )
+        self.log_confusion(out_dir)
+
+    def log_confusion(self, out_dir: Path | None) -> None:
+        """Token-level confusion matrix of the test split: ``confusion.png``/``.json`` and an image for loggers."""
+        matrix = self.test_confusion.compute().cpu().numpy()
+        self.test_confusion.reset()
+        if self._trainer is None or not self.trainer.is_global_zero:
+            return
+        import matplotlib.pyplot as plt
+
+        from ner_lightning.plots import confusion_figure
+
+        fig = confusion_figure(matrix, self.labels, "Test tokens: gold (rows) vs predicted (columns), row-normalised")
+        if out_dir is not None:
+            fig.savefig(out_dir / "confusion.png", dpi=110)
+            (out_dir / "confusion.json").write_text(json.dumps({"labels": self.labels, "counts": matrix.tolist()}))
+        self._log_figure("test/confusion", fig)
+        plt.close(fig)
+
+    def _log_figure(self, key: str, fig: Any) -> None:
+        """Send a matplotlib figure to the loggers that take images (TensorBoard, W&B)."""
+        for logger in self.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                logger.experiment.add_figure(key, fig, self.global_step, close=False)
+            elif isinstance(logger, WandbLogger):
+                logger.log_image(key=key, images=[fig], step=self.global_step)
 
     def log_transitions(self) -> None:
         """Log the CRF transition matrix: numbers to every logger, a heatmap to loggers that take images."""
@@ -185,18 +214,13 @@ class Tagger(L.LightningModule):
         if crf is None or self._trainer is None or self.trainer.sanity_checking:
             return
         trans = crf.transitions.detach().float().cpu()
-        image_loggers = [lg for lg in self.loggers if isinstance(lg, (TensorBoardLogger, WandbLogger))]
-        if image_loggers and self.trainer.is_global_zero:
+        if any(isinstance(lg, (TensorBoardLogger, WandbLogger)) for lg in self.loggers) and self.trainer.is_global_zero:
             import matplotlib.pyplot as plt
 
             from ner_lightning.plots import heatmap_figure
 
             fig = heatmap_figure(trans.numpy(), self.labels, f"CRF transitions, epoch {self.current_epoch}")
-            for logger in image_loggers:
-                if isinstance(logger, TensorBoardLogger):
-                    logger.experiment.add_figure("crf/transitions", fig, self.global_step, close=False)
-                else:
-                    logger.log_image(key="crf/transitions", images=[fig], step=self.global_step)
+            self._log_figure("crf/transitions", fig)
             plt.close(fig)
         if self.trainer.is_global_zero and self.trainer.default_root_dir:
             path = Path(self.trainer.default_root_dir) / "transitions.jsonl"

@@ -28,7 +28,11 @@ def test_many_loggers_write_csv_and_tensorboard_with_transition_images(
         acc.Reload()
         for kind in tags:
             tags[kind] |= set(acc.Tags()[kind])
-    assert "crf/transitions" in tags["images"] and {"val/f1", "test/f1", "train/loss_epoch"} <= tags["scalars"]
+    assert {"crf/transitions", "test/confusion"} <= tags["images"]
+    assert {"val/f1", "test/f1", "train/loss_epoch"} <= tags["scalars"]
+    confusion = json.loads((run / "confusion.json").read_text())
+    assert (run / "confusion.png").is_file() and len(confusion["counts"]) == len(confusion["labels"]) == 7
+    assert sum(map(sum, confusion["counts"])) > 0
     assert len((run / "transitions.jsonl").read_text().strip().splitlines()) == 1  # the numbers, once per epoch
 
 
