@@ -112,6 +112,9 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
             "train_sentences": len(dm.datasets["train"]),
         }
     )
+    if trainer.is_global_zero and getattr(model.encoder, "lora", None) and not fast:
+        # the adapters alone, in peft's format (after testing, the model holds the best checkpoint's weights)
+        model.encoder.model.save_pretrained(f"{cfg.paths.output_dir}/lora_adapter")
     if trainer.is_global_zero:
         out = f"{cfg.paths.output_dir}/metrics.json"
         with open(out, "w", encoding="utf-8") as fh:

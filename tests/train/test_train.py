@@ -88,3 +88,10 @@ def test_evaluate_bad_checkpoint_is_a_user_error(make_cfg: Compose, tmp_path: Pa
 
     with pytest.raises(UserError, match=r"nope.ckpt: no such checkpoint \(ckpt_path\)"):
         evaluate(make_cfg(f"ckpt_path={tmp_path / 'nope.ckpt'}", config_name="evaluate", small=False))
+
+
+def test_lora_run_saves_its_adapters(make_cfg: Compose, tmp_path: Path) -> None:
+    metrics, objects = train(make_cfg("experiment=bert_lora", "debug=limit", "model.encoder.lora.r=2"))
+    assert (tmp_path / "lora_adapter" / "adapter_config.json").is_file()
+    assert any((tmp_path / "lora_adapter").glob("adapter_model.*"))
+    assert metrics["trainable_params"] < metrics["params"]
