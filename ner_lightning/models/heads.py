@@ -12,9 +12,8 @@ from typing import Literal
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ner_lightning.data.collate import IGNORE_INDEX
 from ner_lightning.models.crf import CRF, allowed_transitions
-
-IGNORE_INDEX = -100
 
 
 class _Projection(nn.Module):

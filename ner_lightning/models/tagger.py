@@ -17,6 +17,7 @@ from torchmetrics import MaxMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 from typing_extensions import override
 
+from ner_lightning.data.collate import IGNORE_INDEX
 from ner_lightning.metrics import SEQEVAL_MODE, entity_scores
 from ner_lightning.models.encoders import BiLSTMEncoder
 from ner_lightning.models.heads import build_head
@@ -96,9 +97,9 @@ class Tagger(L.LightningModule):
         self.head = build_head(head.pop("type", "crf"), self.encoder.output_dim, self.labels, scheme, **head)
         self.val_f1_best = MaxMetric()
         self.token_acc = nn.ModuleDict(
-            {s: MulticlassAccuracy(len(labels), average="micro", ignore_index=-100) for s in ("val", "test")}
+            {s: MulticlassAccuracy(len(labels), average="micro", ignore_index=IGNORE_INDEX) for s in ("val", "test")}
         )
-        self.test_confusion = MulticlassConfusionMatrix(len(labels), ignore_index=-100)
+        self.test_confusion = MulticlassConfusionMatrix(len(labels), ignore_index=IGNORE_INDEX)
         self._gold: dict[str, list[list[str]]] = {"val": [], "test": []}
         self._pred: dict[str, list[list[str]]] = {"val": [], "test": []}
         self.last_report: dict[str, Any] | None = None
