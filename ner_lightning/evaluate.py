@@ -1,12 +1,13 @@
 """``python -m ner_lightning.evaluate ckpt_path=... [split=test]``: score a checkpoint and print the report.
 
-The datamodule is built from the data config stored in the checkpoint (override with ``data.<key>=...``) and uses
-the checkpoint's vocabulary and labels, so scores are comparable with training.
+The datamodule is built from the data config stored in the checkpoint (override any key with ``data.<key>=...``)
+and uses the checkpoint's vocabulary, labels and tag scheme, so scores are comparable with training.
 """
 
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -14,32 +15,65 @@ import hydra
 import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
-from ner_lightning.cli import UserError, check_config, run_cli
+from ner_lightning.callbacks import RunFiles
+from ner_lightning.cli import check_config, run_cli
 from ner_lightning.config import config_dir
 from ner_lightning.data.datamodule import NerDataModule
 from ner_lightning.data.vocab import LabelVocab, vocab_from_dict
+from ner_lightning.errors import CheckpointError, ConfigError, NerError
 from ner_lightning.models.tagger import Tagger
 
 
 def load_tagger(ckpt_path: str) -> Tagger:
-    """Load a tagger from a checkpoint on the CPU, with a one-line error for a missing or foreign file."""
+    """Load a tagger from a checkpoint on the CPU, safely: ``weights_only=True`` never runs pickled code.
+
+    Raises:
+        CheckpointError: naming the file when it is missing, not a checkpoint, unsafe, or not ours.
+    """
     if not Path(ckpt_path).is_file():
-        raise UserError(f"{ckpt_path}: no such checkpoint (ckpt_path)")
+        raise CheckpointError(f"{ckpt_path}: no such checkpoint (ckpt_path)")
     try:
-        return Tagger.load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=False)
-    except (KeyError, TypeError, RuntimeError) as err:
-        raise UserError(f"{ckpt_path}: not a ner_lightning checkpoint ({type(err).__name__}: {err})") from None
+        return Tagger.load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=True)
+    except NerError:
+        raise
+    except pickle.UnpicklingError as err:
+        first = (str(err).strip().splitlines() or ["unpickling failed"])[0]
+        if "weights_only" in str(err) or "Unsupported global" in str(err):
+            first = "refusing to load: it holds pickled objects other than weights (possibly code)"
+        raise CheckpointError(f"{ckpt_path}: not a safe ner_lightning checkpoint ({first})") from None
+    except Exception as err:  # noqa: BLE001 - anything else means the file is not one of our checkpoints
+        first = (str(err).strip().splitlines() or [""])[0][:200]
+        raise CheckpointError(f"{ckpt_path}: not a ner_lightning checkpoint ({type(err).__name__}: {first})") from None
+
+
+def data_overrides(overrides: DictConfig | None) -> dict[str, Any]:
+    """The ``data.*`` keys the user set (``null`` means: as stored in the checkpoint)."""
+    if not overrides:
+        return {}
+    return {k: v for k, v in OmegaConf.to_container(overrides, resolve=True).items() if v is not None}
 
 
 def datamodule_for(model: Tagger, overrides: DictConfig | None) -> NerDataModule:
-    """The checkpoint's data config (plus ``overrides``) with the checkpoint's vocabulary and labels."""
+    """The checkpoint's data config (plus ``overrides``) with the checkpoint's vocabulary, labels and scheme.
+
+    Raises:
+        ConfigError: when an override contradicts the checkpoint (another tag scheme).
+    """
     stored = (model.hparams.get("config") or {}).get("data")
-    if stored is None and not overrides:
-        raise UserError("the checkpoint stores no data config; set data=... (e.g. data=msra)")
-    data_cfg = OmegaConf.merge(OmegaConf.create(stored or {}), overrides or {})
+    given = data_overrides(overrides)
+    if stored is None and "_target_" not in given:
+        raise CheckpointError("the checkpoint stores no data config; set data._target_ and the data paths")
+    scheme = model.hparams.scheme
+    if "scheme" in given and str(given["scheme"]).upper() != str(scheme).upper():
+        raise ConfigError(
+            f"data.scheme={given['scheme']}: the checkpoint's model tags {scheme}; evaluation always uses the "
+            "checkpoint's scheme and labels (drop data.scheme)"
+        )
+    data_cfg = OmegaConf.merge(OmegaConf.create(stored or {}), given, {"scheme": scheme})
     dm: NerDataModule = hydra.utils.instantiate(data_cfg)
     dm.vocab = vocab_from_dict(model.hparams.vocab)
     dm.label_vocab = LabelVocab(model.hparams.labels)
+    dm.unknown_types = "error"  # an entity type the checkpoint does not know is a mismatch, not a zero
     return dm
 
 
@@ -50,10 +84,10 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     dm = datamodule_for(model, cfg.get("data"))
     dm.setup()
     if cfg.split not in dm.datasets:
-        raise UserError(f"split={cfg.split}: the data has splits {sorted(dm.datasets)}")
+        raise ConfigError(f"split={cfg.split}: the data has splits {sorted(dm.datasets)}")
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
     trainer_cfg.pop("matmul_precision", None)
-    trainer: L.Trainer = hydra.utils.instantiate(trainer_cfg, logger=False, callbacks=[])
+    trainer: L.Trainer = hydra.utils.instantiate(trainer_cfg, logger=False, callbacks=[RunFiles()])
     trainer.test(model, dataloaders=dm.loader(cfg.split))
     metrics = {k.replace("test/", f"{cfg.split}/"): float(v) for k, v in trainer.callback_metrics.items()}
     print(json.dumps(metrics, sort_keys=True))

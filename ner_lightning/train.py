@@ -14,13 +14,16 @@ import hydra
 import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
 from lightning.pytorch.callbacks import LearningRateMonitor
 from lightning.pytorch.utilities import rank_zero_info
 from omegaconf import DictConfig, OmegaConf
 
-from ner_lightning.cli import UserError, check_config, run_cli
+from ner_lightning.callbacks import DivergenceGuard, RunFiles, finite_metrics
+from ner_lightning.cli import check_config, run_cli
 from ner_lightning.config import config_dir
 from ner_lightning.data.datamodule import NerDataModule
+from ner_lightning.errors import ConfigError, DeviceError, NerError, number
 from ner_lightning.models.tagger import Tagger
 from ner_lightning.tracking import configure_wandb, finish_wandb
 
@@ -32,7 +35,7 @@ def check_device(cfg: DictConfig) -> None:
     accelerator = str(cfg.trainer.get("accelerator", "cpu"))
     if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
         choice = HydraConfig.get().runtime.choices.get("trainer", "gpu") if HydraConfig.initialized() else "gpu"
-        raise UserError(
+        raise DeviceError(
             f"no CUDA GPU found for trainer={choice} (trainer.accelerator={accelerator}); "
             "use trainer=cpu on this machine"
         )
@@ -49,18 +52,35 @@ def build_datamodule(cfg: DictConfig) -> NerDataModule:
 
 
 def build_model(cfg: DictConfig, dm: NerDataModule) -> Tagger:
-    """The tagger of ``cfg.model`` sized for ``dm``'s labels and vocabulary."""
-    model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
-    target = hydra.utils.get_class(model_cfg.pop("_target_"))
-    return target(
-        labels=dm.labels,
-        vocab=dm.vocab.to_dict(),
-        scheme=dm.scheme,
-        optimizer=OmegaConf.to_container(cfg.optimizer, resolve=True),
-        scheduler=OmegaConf.to_container(cfg.scheduler, resolve=True),
-        config=OmegaConf.to_container(cfg, resolve=True),
-        **model_cfg,
-    )
+    """The tagger of ``cfg.model`` (instantiated by Hydra) sized for ``dm``'s labels and vocabulary."""
+    try:
+        # partial: the tagger's own ``config`` argument would clash with instantiate's first parameter
+        build = hydra.utils.instantiate(cfg.model, _partial_=True, _convert_="all")
+        return build(
+            labels=dm.labels,
+            vocab=dm.vocab.to_dict(),
+            scheme=dm.scheme,
+            optimizer=OmegaConf.to_container(cfg.optimizer, resolve=True),
+            scheduler=OmegaConf.to_container(cfg.scheduler, resolve=True),
+            config=OmegaConf.to_container(cfg, resolve=True),
+        )
+    except TypeError as err:  # an argument the tagger does not take (e.g. a misspelt model.* key)
+        raise ConfigError(f"model ({cfg.model.get('_target_')}): {err}") from None
+    except InstantiationException as err:
+        cause = err.__cause__
+        if isinstance(cause, NerError) or cause is None:
+            raise
+        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[-1]
+        raise ConfigError(f"model ({cfg.model.get('_target_')}): {reason}") from None
+
+
+def check_values(cfg: DictConfig) -> None:
+    """Fail before reading any data on values that cannot work (each error names its key)."""
+    check_config(cfg)
+    if cfg.get("optimizer"):
+        number("optimizer.lr", cfg.optimizer.get("lr"), minimum=0.0, strict=True)
+        if cfg.optimizer.get("weight_decay") is not None:
+            number("optimizer.weight_decay", cfg.optimizer.weight_decay, minimum=0.0)
 
 
 def instantiate_all(node: DictConfig | None) -> list[Any]:
@@ -71,8 +91,12 @@ def instantiate_all(node: DictConfig | None) -> list[Any]:
 
 
 def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
-    """Train (and test) one configuration; returns ``(metrics, objects)``."""
-    check_config(cfg)
+    """Train (and test) one configuration; returns ``(metrics, objects)``.
+
+    ``metrics`` names where each number comes from: ``val_last/*`` the last validation, ``val_best/*`` the best
+    checkpoint re-validated, ``test/*`` the best checkpoint on the test split, ``val/f1_best`` the best val F1.
+    """
+    check_values(cfg)
     check_device(cfg)
     L.seed_everything(cfg.seed, workers=True)
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
@@ -87,6 +111,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     callbacks = [] if fast else instantiate_all(cfg.get("callbacks"))
     if not loggers:  # the LR monitor needs a logger to write to
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+    callbacks += [DivergenceGuard(), RunFiles()]
     trainer: L.Trainer = hydra.utils.instantiate(trainer_cfg, callbacks=callbacks, logger=loggers or False)
     counts = model.parameter_counts()
     rank_zero_info(
@@ -97,28 +122,45 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         logger.log_hyperparams({**OmegaConf.to_container(cfg, resolve=True), **counts})
 
     start = time.perf_counter()
-    trainer.fit(model, datamodule=dm, ckpt_path=cfg.get("ckpt_path"))
+    trainer.fit(model, datamodule=dm, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
     fit_time = time.perf_counter() - start
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    if not fast and trainer.global_step == 0:
+        raise NerError("training ran no optimizer step (no training batches?); check data.train_path and trainer.*")
+    last = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    metrics = {
+        k.replace("val/", "val_last/", 1): v for k, v in last.items() if k.startswith("val/") and k != "val/f1_best"
+    }
+    metrics.update({k: v for k, v in last.items() if k.startswith("train/")})
+    if "val/f1_best" in last:
+        metrics["val/f1_best"] = last["val/f1_best"]
+    ckpt = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    if ckpt and "val" in dm.datasets:
+        trainer.validate(model, datamodule=dm, ckpt_path=ckpt, weights_only=True, verbose=False)
+        metrics.update(
+            {k.replace("val/", "val_best/", 1): float(v) for k, v in trainer.callback_metrics.items() if "val/" in k}
+        )
+        metrics.pop("val_best/f1_best", None)
     if cfg.get("test") and "test" in dm.datasets:
-        ckpt = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        trainer.test(model, datamodule=dm, ckpt_path=ckpt or None, weights_only=False)
-        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
+        trainer.test(model, datamodule=dm, ckpt_path=ckpt or None, weights_only=True)
+        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
     metrics.update(
         {
             "fit_time_s": fit_time,
             **counts,
             "epochs": trainer.current_epoch,
+            "global_step": trainer.global_step,
             "train_sentences": len(dm.datasets["train"]),
         }
     )
+    finite_metrics(metrics)
     if trainer.is_global_zero and getattr(model.encoder, "lora", None) and not fast:
         # the adapters alone, in peft's format (after testing, the model holds the best checkpoint's weights)
         model.encoder.model.save_pretrained(f"{cfg.paths.output_dir}/lora_adapter")
     if trainer.is_global_zero:
         out = f"{cfg.paths.output_dir}/metrics.json"
+        record = {**metrics, "best_checkpoint": ckpt or None}
         with open(out, "w", encoding="utf-8") as fh:
-            json.dump(metrics, fh, indent=2, sort_keys=True)
+            json.dump(record, fh, indent=2, sort_keys=True)
     return metrics, {"cfg": cfg, "datamodule": dm, "model": model, "trainer": trainer}
 
 

@@ -1,7 +1,17 @@
-"""Data layer: tag schemes, readers, named corpora, vocabularies, batching and DataModules."""
+"""Data layer: tag schemes, readers, named corpora, vocabularies, batching and DataModules.
 
-from ner_lightning.data.datamodule import BioDataModule, ClueDataModule, NerDataModule
-from ner_lightning.data.readers import DataError, ReadStats, Sentence, read_cluener, read_column
+The DataModules (and with them Lightning) load on first use, so ``import ner_lightning.data.tags`` stays light.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from ner_lightning.data.readers import ReadStats, Sentence, read_cluener, read_column
+from ner_lightning.errors import DataError
+
+_LAZY = {"BioDataModule", "ClueDataModule", "NerDataModule"}
 
 __all__ = [
     "BioDataModule",
@@ -13,3 +23,9 @@ __all__ = [
     "read_cluener",
     "read_column",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module("ner_lightning.data.datamodule"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

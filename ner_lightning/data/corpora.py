@@ -13,7 +13,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from ner_lightning.data.readers import DataError, Sentence
+from ner_lightning.data.readers import Sentence
+from ner_lightning.errors import DataError
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,10 @@ def dev_slice(train: list[Sentence], dev_size: int, seed: int) -> tuple[list[Sen
     The choice depends only on ``len(train)``, ``dev_size`` and ``seed`` (its own ``random.Random``).
     """
     if not 0 <= dev_size < len(train):
-        raise DataError(f"data.dev_size={dev_size} must be in [0, {len(train)})")
+        where = train[0].source if train else "the training file"
+        raise DataError(
+            f"{where}: data.dev_size={dev_size} must be smaller than the {len(train)} training sentences read"
+        )
     dev_ids = set(random.Random(seed).sample(range(len(train)), dev_size))
     rest = [s for i, s in enumerate(train) if i not in dev_ids]
     dev = [s for i, s in enumerate(train) if i in dev_ids]

@@ -13,9 +13,10 @@ from tqdm.auto import tqdm
 from ner_lightning.data.collate import BucketBatchSampler, collate_batch
 from ner_lightning.data.corpora import corpus_path, dev_slice, split_official
 from ner_lightning.data.prepare import prepare_split, resolve_scheme
-from ner_lightning.data.readers import DataError, ReadStats, Sentence, read_cluener, read_column
-from ner_lightning.data.tags import Policy, labels_for, normalize_scheme
+from ner_lightning.data.readers import TOKEN_FORMATS, ReadStats, Sentence, TokenFormat, read_cluener, read_column
+from ner_lightning.data.tags import Policy, labels_for, normalize_scheme, split_tag
 from ner_lightning.data.vocab import CharVocab, LabelVocab, PretrainedCharVocab
+from ner_lightning.errors import ConfigError, DataError, positive_int
 
 SPLITS = ("train", "val", "test")
 
@@ -61,11 +62,32 @@ class NerDataModule(L.LightningDataModule):
         tokenizer: str | None = None,
     ) -> None:
         super().__init__()
-        self.scheme = normalize_scheme(scheme)
+        try:
+            self.scheme = normalize_scheme(str(scheme))
+        except ValueError:
+            self.scheme = None  # type: ignore[assignment]
         if self.scheme not in ("BIO", "BIOES"):
-            raise DataError(f"data.scheme={scheme!r}: the model scheme must be BIO or BIOES")
+            raise ConfigError(f"data.scheme={scheme!r}: the model scheme must be BIO or BIOES")
+        if str(source_scheme).lower() != "auto":
+            try:
+                normalize_scheme(str(source_scheme))
+            except ValueError:
+                raise ConfigError(
+                    f"data.source_scheme={source_scheme!r}: expected auto, BIO, IOB1, BIOES or BMES"
+                ) from None
         if tag_policy not in ("repair", "strict"):
-            raise DataError(f"data.tag_policy={tag_policy!r}: expected 'repair' or 'strict'")
+            raise ConfigError(f"data.tag_policy={tag_policy!r}: expected 'repair' or 'strict'")
+        positive_int("data.max_len", max_len, allow_none=True)
+        positive_int("data.min_freq", min_freq)
+        positive_int("data.batch_size", batch_size)
+        positive_int("data.eval_batch_size", eval_batch_size, allow_none=True)
+        positive_int("data.num_workers", num_workers, minimum=0)
+        for key, value in (
+            ("max_train_samples", max_train_samples),
+            ("max_eval_samples", max_eval_samples),
+            ("max_test_samples", max_test_samples),
+        ):
+            positive_int(f"data.{key}", value, allow_none=True)
         self.source_scheme = source_scheme
         self.tag_policy = tag_policy
         self.max_len = max_len
@@ -81,6 +103,8 @@ class NerDataModule(L.LightningDataModule):
         self.seed = seed
         self.progress = progress
         self.tokenizer = tokenizer
+        # "policy": unknown entity types in dev/test follow tag_policy; "error": always (scoring a checkpoint)
+        self.unknown_types = "policy"
         self.vocab: CharVocab | PretrainedCharVocab | None = None
         self.label_vocab: LabelVocab | None = None
         self.sentences: dict[str, list[Sentence]] = {}
@@ -108,23 +132,41 @@ class NerDataModule(L.LightningDataModule):
         return len(self.labels)
 
     def setup(self, stage: str | None = None) -> None:
-        """Read every split once, convert tags, build vocabularies (unless given) and encode."""
+        """Read every split once, convert tags, build vocabularies (unless given) and encode.
+
+        Labels come from the training split alone (unless a checkpoint's labels were given): entities of other
+        types in dev/test are counted (``unknown_type_entities``) and tagged ``O``, or an error under
+        ``tag_policy=strict``.
+        """
         if self.sentences:
             return
         raw = {name: (list(sents), stats) for name, (sents, stats) in self.read_splits().items()}
         if "train" not in raw:
             raise DataError("no training split configured (data.train_path)")
+        for name, (sents, _) in raw.items():
+            check_labelled(name, sents)
         self.detected_scheme = resolve_scheme(raw["train"][0], self.source_scheme)
         limits = {"train": self.max_train_samples, "val": self.max_eval_samples, "test": self.max_test_samples}
-        for name, (sents, stats) in raw.items():
+        known = None if self.label_vocab is None else label_types(self.label_vocab.labels)
+        for name in sorted(raw, key=lambda n: n != "train"):  # train first: it defines the labels
+            sents, stats = raw[name]
             if limits.get(name) is not None:
                 sents = sents[: limits[name]]
             self.sentences[name] = prepare_split(
-                sents, self.detected_scheme, self.scheme, self.tag_policy, self.max_len, stats
+                sents,
+                self.detected_scheme,
+                self.scheme,
+                self.tag_policy,
+                self.max_len,
+                stats,
+                known_types=known if name != "train" or self.label_vocab is not None else None,
+                unknown_policy=self.unknown_types,
             )
             self.stats[name] = stats
+            if name == "train" and known is None:
+                known = set(stats.entities)
         if self.vocab is None and self.tokenizer:
-            from ner_lightning.models.pretrained import load_tokenizer
+            from ner_lightning.pretrained import load_tokenizer
 
             self.vocab = PretrainedCharVocab.from_tokenizer(load_tokenizer(self.tokenizer), self.tokenizer)
         if self.vocab is None:
@@ -132,8 +174,7 @@ class NerDataModule(L.LightningDataModule):
                 (s.chars for s in self.sentences["train"]), self.min_freq, self.normalize_width
             )
         if self.label_vocab is None:
-            types = {t for stats in self.stats.values() for t in stats.entities}
-            self.label_vocab = LabelVocab(labels_for(types, self.scheme))
+            self.label_vocab = LabelVocab(labels_for(known or set(), self.scheme))
         for name, sents in self.sentences.items():
             self.datasets[name] = [self.encode(s) for s in sents]
 
@@ -185,6 +226,35 @@ class NerDataModule(L.LightningDataModule):
         return out
 
 
+def label_types(labels: list[str]) -> set[str]:
+    """Entity types of a label list (``['O', 'B-PER', 'I-PER']`` -> ``{'PER'}``)."""
+    return {t for t in (split_tag(label)[1] for label in labels) if t}
+
+
+def check_labelled(split: str, sentences: list[Sentence]) -> None:
+    """A split is wholly labelled (it can be trained on or scored) or an error names its first unlabelled record.
+
+    Raises:
+        DataError: for a training/dev split with unlabelled records, or a test split that cannot be scored.
+    """
+    unlabelled = next((s for s in sentences if s.tags is None), None)
+    if unlabelled is None:
+        return
+    if split == "test" and all(s.tags is None for s in sentences):
+        raise DataError(
+            f"{unlabelled.source}: the test split is unlabelled (no 'label' in record at line {unlabelled.line}) and "
+            "cannot be scored; leave data.test_path unset and tag it with the predict command"
+        )
+    raise DataError(f"{unlabelled.where()}: record without 'label' in the {split} split (every record needs one)")
+
+
+def nonempty(sentences: list[Sentence], path: str | Path, split: str) -> list[Sentence]:
+    """``sentences`` unchanged, or an error naming the file when it holds none."""
+    if not sentences:
+        raise DataError(f"{path}: no sentences in the {split} file (data.{split}_path)")
+    return sentences
+
+
 class BioDataModule(NerDataModule):
     """Column corpora (BIO, IOB1, BIOES, BMES): a named ``corpus`` (e.g. ``msra``) or explicit paths.
 
@@ -206,30 +276,36 @@ class BioDataModule(NerDataModule):
         dev_size: int = 2000,
         dev_seed: int = 13,
         encoding: str = "utf-8",
+        token_format: TokenFormat = "char",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         if corpus is None and train_path is None:
-            raise DataError("set data.corpus (e.g. msra) or data.train_path")
-        self.corpus, self.encoding = corpus, encoding
+            raise ConfigError("set data.corpus (e.g. msra) or data.train_path")
+        if token_format not in TOKEN_FORMATS:
+            raise ConfigError(f"data.token_format={token_format!r}: expected one of {', '.join(TOKEN_FORMATS)}")
+        positive_int("data.dev_size", dev_size, minimum=0)
+        self.corpus, self.encoding, self.token_format = corpus, encoding, token_format
         self.paths = {"train": train_path, "val": val_path, "test": test_path}
         self.dev_size, self.dev_seed = dev_size, dev_seed
 
-    def _read(self, path: str | Path, desc: str) -> list[Sentence]:
+    def _read(self, path: str | Path, desc: str, stats: ReadStats) -> list[Sentence]:
         if not Path(path).is_file():
             raise DataError(f"{path}: no such file")
-        return list(self._progress(read_column(path, self.encoding), desc))
+        return list(self._progress(read_column(path, self.encoding, self.token_format, stats), desc))
 
     def read_splits(self) -> dict[str, tuple[Iterable[Sentence], ReadStats]]:
+        stats = {k: ReadStats() for k in SPLITS}
         if self.corpus is not None:
             path = corpus_path(self.corpus)
-            train, test = split_official(self.corpus, self._read(path, f"reading {self.corpus}"))
+            read = ReadStats()
+            train, test = split_official(self.corpus, self._read(path, f"reading {self.corpus}", read))
             splits = {"train": train, "test": test}
         else:
-            splits = {k: self._read(p, f"reading {k}") for k, p in self.paths.items() if p}
+            splits = {k: nonempty(self._read(p, f"reading {k}", stats[k]), p, k) for k, p in self.paths.items() if p}
         if "val" not in splits and self.dev_size > 0:
             splits["train"], splits["val"] = dev_slice(splits["train"], self.dev_size, self.dev_seed)
-        return {k: (v, ReadStats()) for k, v in splits.items()}
+        return {k: (v, stats[k]) for k, v in splits.items()}
 
 
 class ClueDataModule(NerDataModule):
@@ -249,6 +325,7 @@ class ClueDataModule(NerDataModule):
     ) -> None:
         kwargs.setdefault("source_scheme", "BIO")
         super().__init__(**kwargs)
+        positive_int("data.dev_size", dev_size, minimum=0)
         self.paths = {"train": train_path, "val": val_path, "test": test_path}
         self.dev_size, self.dev_seed = dev_size, dev_seed
 
@@ -259,7 +336,8 @@ class ClueDataModule(NerDataModule):
                 if not Path(path).is_file():
                     raise DataError(f"{path}: no such file")
                 stats = ReadStats()
-                out[name] = (list(self._progress(read_cluener(path, stats), f"reading {name}")), stats)
+                sents = list(self._progress(read_cluener(path, stats), f"reading {name}"))
+                out[name] = (nonempty(sents, path, name), stats)
         if "val" not in out and self.dev_size > 0:
             train, stats = out["train"]
             rest, dev = dev_slice(list(train), self.dev_size, self.dev_seed)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ner_lightning.data.readers import DataError, ReadStats, Sentence
+from ner_lightning.data.readers import ReadStats, Sentence
 from ner_lightning.data.tags import (
     Policy,
     Span,
@@ -14,6 +14,7 @@ from ner_lightning.data.tags import (
     spans_to_tags,
     tags_to_spans,
 )
+from ner_lightning.errors import DataError
 
 # Cut points for long sentences, strongest first: sentence ends, then clause marks.
 SENTENCE_END = set("。！？；!?;…")
@@ -90,6 +91,28 @@ def split_long(
     return pieces
 
 
+def known_spans(
+    sentence: Sentence, spans: list[Span], known: set[str], policy: Policy, stats: ReadStats, unknown_policy: str
+) -> list[Span]:
+    """``spans`` whose type is among the training labels ``known``.
+
+    Other types (seen only in dev/test) are dropped to ``O`` and counted in ``stats.unknown_type_entities`` under
+    ``repair``; under ``strict`` (or ``unknown_policy='error'``, as when scoring a checkpoint) they are an error.
+    """
+    kept = [s for s in spans if s[0] in known]
+    if len(kept) == len(spans):
+        return spans
+    typ, start, _ = next(s for s in spans if s[0] not in known)
+    if policy == "strict" or unknown_policy == "error":
+        hint = " (tag_policy=strict)" if unknown_policy != "error" else ""
+        raise DataError(f"{sentence.where(start)}: entity type {typ!r} is not among the labels {sorted(known)}{hint}")
+    stats.unknown_type_entities += len(spans) - len(kept)
+    for t, *_ in spans:
+        if t not in known:
+            stats.unknown_types[t] += 1
+    return kept
+
+
 def prepare_split(
     sentences: Iterable[Sentence],
     source_scheme: str,
@@ -97,11 +120,14 @@ def prepare_split(
     policy: Policy = "repair",
     max_len: int | None = None,
     stats: ReadStats | None = None,
+    known_types: set[str] | None = None,
+    unknown_policy: str = "policy",
 ) -> list[Sentence]:
     """Convert tags to ``target_scheme`` and split long sentences; counts go to ``stats``.
 
     Entities per type are counted in ``stats.entities``. Empty sentences are rejected (counted). Unlabelled
-    sentences pass through (split if long).
+    sentences pass through (split if long). With ``known_types`` (the training labels), entities of other types
+    are handled by :func:`known_spans`.
     """
     stats = stats if stats is not None else ReadStats()
     target_scheme = normalize_scheme(target_scheme)
@@ -112,6 +138,8 @@ def prepare_split(
             stats.reject(f"{sent.where()}: empty sentence")
             continue
         spans = sentence_spans(sent, source_scheme, policy, stats) if sent.tags is not None else None
+        if spans is not None and known_types is not None:
+            spans = known_spans(sent, spans, known_types, policy, stats, unknown_policy)
         for a, b, piece_spans in split_long(sent.chars, spans, max_len, stats):
             tags = None
             if piece_spans is not None:

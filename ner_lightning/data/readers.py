@@ -15,12 +15,9 @@ from pathlib import Path
 from typing import Literal
 
 from ner_lightning.data.tags import OUTSIDE, Span, TagError, spans_to_tags, split_tag
+from ner_lightning.errors import DataError
 
 OnError = Literal["raise", "reject"]
-
-
-class DataError(ValueError):
-    """Bad corpus input; the message names ``path:line`` (or the record number) and the offending text."""
 
 
 @dataclass
@@ -64,7 +61,10 @@ class ReadStats:
     split_pieces: int = 0
     cut_entities: int = 0
     overlapping_dropped: int = 0
+    unknown_type_entities: int = 0
+    stripped_position_digits: int = 0
     entities: Counter[str] = field(default_factory=Counter)
+    unknown_types: Counter[str] = field(default_factory=Counter)
     messages: list[str] = field(default_factory=list)
 
     def reject(self, message: str) -> None:
@@ -75,7 +75,7 @@ class ReadStats:
 
     def as_dict(self) -> dict[str, int]:
         """The counts as a plain dict (no messages, no entity counts)."""
-        return {k: v for k, v in self.__dict__.items() if k not in ("messages", "entities")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("messages", "entities", "unknown_types")}
 
 
 def _parse_column_line(raw: str, path: str, lineno: int) -> tuple[str, str]:
@@ -95,13 +95,48 @@ def _parse_column_line(raw: str, path: str, lineno: int) -> tuple[str, str]:
     return char, tag
 
 
-def read_column(path: str | Path, encoding: str = "utf-8") -> Iterator[Sentence]:
+TokenFormat = Literal["char", "char_digit"]
+TOKEN_FORMATS = ("char", "char_digit")
+
+
+def _check_token(token: str, fmt: TokenFormat, path: str, lineno: int, stats: ReadStats | None) -> str:
+    """The character of a column line's token.
+
+    ``char``: the token must be exactly one character. ``char_digit``: a character followed by one word-position
+    digit, as some social-media corpora (Weibo NER) ship it (``中0``); the digit is stripped and counted.
+    """
+    if fmt == "char_digit":
+        if len(token) == 2 and token[1].isdigit():
+            if stats is not None:
+                stats.stripped_position_digits += 1
+            return token[0]
+        raise DataError(
+            f"{path}:{lineno}: token {token!r} is not a character followed by one position digit "
+            "(data.token_format=char_digit)"
+        )
+    hint = (
+        "; for Weibo-style 'character + position digit' tokens set data.token_format=char_digit"
+        if len(token) == 2 and token[1].isdigit()
+        else ""
+    )
+    raise DataError(
+        f"{path}:{lineno}: token {token!r} has {len(token)} characters; a column corpus holds one character per "
+        f"line{hint}"
+    )
+
+
+def read_column(
+    path: str | Path, encoding: str = "utf-8", token_format: TokenFormat = "char", stats: ReadStats | None = None
+) -> Iterator[Sentence]:
     """Read a column corpus: one ``char<whitespace>tag`` per line, a blank line between sentences.
 
     Tab or space separated; CRLF line ends and a UTF-8 BOM are handled; ``-DOCSTART-`` lines end a sentence.
+    Every token is one character (``token_format='char'``) or a character plus a position digit (``'char_digit'``,
+    the digit stripped and counted in ``stats.stripped_position_digits``).
 
     Raises:
-        DataError: ``path:line: ...`` for a line that does not parse or a file that is not valid text.
+        DataError: ``path:line: ...`` for a line that does not parse, a token that is not one character, or a file
+            that is not valid text.
     """
     path = str(path)
     chars: list[str] = []
@@ -118,7 +153,7 @@ def read_column(path: str | Path, encoding: str = "utf-8") -> Iterator[Sentence]
     for lineno, raw in enumerate(text.split("\n"), 1):
         raw = raw[:-1] if raw.endswith("\r") else raw
         parts = raw.split("\t")
-        if len(parts) == 2 and parts[0] and parts[0].strip() == parts[0] and parts[1] in valid_tags:
+        if len(parts) == 2 and len(parts[0]) == 1 and not parts[0].isspace() and parts[1] in valid_tags:
             char, tag = parts  # fast path: clean 'char<TAB>known-tag'
         elif not raw.strip() or raw.startswith("-DOCSTART-"):
             if chars:
@@ -127,7 +162,10 @@ def read_column(path: str | Path, encoding: str = "utf-8") -> Iterator[Sentence]
             continue
         else:
             char, tag = _parse_column_line(raw, path, lineno)
-            valid_tags.add(tag)
+            if len(char) != 1 or token_format != "char":
+                char = _check_token(char, token_format, path, lineno, stats)
+            else:
+                valid_tags.add(tag)  # the fast path is for one-character tokens only
         if not chars:
             start = lineno
         chars.append(char)
@@ -141,12 +179,14 @@ def _iter_json_objects(path: str) -> Iterator[tuple[int, dict]]:
     text = Path(path).read_text(encoding="utf-8-sig")
     decoder = json.JSONDecoder()
     pos, n = 0, len(text)
+    line, counted = 1, 0  # newlines are counted once, from where the previous count stopped (linear time)
     while True:
         while pos < n and text[pos] in " \t\r\n,":
             pos += 1
         if pos >= n:
             return
-        line = text.count("\n", 0, pos) + 1
+        line += text.count("\n", counted, pos)
+        counted = pos
         if text[pos] == "[" and pos == 0:  # a JSON array of records
             try:
                 records = json.loads(text)
@@ -200,12 +240,25 @@ def read_cluener(path: str | Path, stats: ReadStats | None = None, scheme: str =
         if not isinstance(rec["label"], dict):
             raise DataError(f"{where}: 'label' must be an object of type -> {{entity: [[start, end], ...]}}")
         for typ, entities in rec["label"].items():
-            for entity, positions in (entities or {}).items():
+            if entities is None:
+                continue
+            if not isinstance(entities, dict):
+                raise DataError(
+                    f"{where}: label {typ!r} must be an object {{entity: [[start, end], ...]}}, "
+                    f"got {type(entities).__name__} {entities!r}"
+                )
+            if not typ or not isinstance(typ, str) or not typ.strip():
+                raise DataError(f"{where}: empty entity type in 'label'")
+            for entity, positions in entities.items():
+                if entity == "":
+                    raise DataError(f"{where}: {typ}: empty entity text ''")
+                if not isinstance(positions, list):
+                    raise DataError(f"{where}: {typ} {entity!r}: positions must be a list of [start, end]")
                 for pos in positions:
-                    if not (isinstance(pos, list) and len(pos) == 2 and all(isinstance(p, int) for p in pos)):
+                    if not (isinstance(pos, list) and len(pos) == 2 and all(type(p) is int for p in pos)):
                         raise DataError(f"{where}: {typ} {entity!r}: position {pos!r} is not [start, end]")
                     start, end = pos
-                    if text[start : end + 1] != entity or start < 0:
+                    if start < 0 or end < start or text[start : end + 1] != entity:
                         raise DataError(
                             f"{where}: {typ} {entity!r} at [{start}, {end}] does not match the text "
                             f"({text[max(start, 0) : end + 1]!r})"

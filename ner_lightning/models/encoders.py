@@ -13,6 +13,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from ner_lightning.errors import ConfigError
+
 
 class BiLSTMEncoder(nn.Module):
     """Embedding -> dropout -> stacked bidirectional LSTM -> dropout.
@@ -62,7 +64,7 @@ class BiLSTMEncoder(nn.Module):
         if init == "seed000":
             self.reset_lstm_seed000()
         elif init != "default":
-            raise ValueError(f"model.encoder.init={init!r}: expected 'default' or 'seed000'")
+            raise ConfigError(f"model.encoder.init={init!r}: expected 'default' or 'seed000'")
 
     def reset_lstm_seed000(self) -> None:
         """Xavier input-hidden, orthogonal hidden-hidden, zero biases, forget-gate bias 1.0 (seed 000 §5.2)."""

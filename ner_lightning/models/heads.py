@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ner_lightning.data.collate import IGNORE_INDEX
+from ner_lightning.errors import ConfigError
 from ner_lightning.models.crf import CRF, allowed_transitions
 
 
@@ -115,7 +116,7 @@ def build_head(kind: str, input_dim: int, labels: Sequence[str], scheme: str, **
         return SoftmaxHead(input_dim, labels, **kwargs)  # type: ignore[arg-type]
     if kind == "crf":
         return CRFHead(input_dim, labels, scheme, **kwargs)  # type: ignore[arg-type]
-    raise ValueError(f"model.head.type={kind!r}: expected 'softmax' or 'crf'")
+    raise ConfigError(f"model.head.type={kind!r}: expected 'softmax' or 'crf'")
 
 
 __all__ = ["CRFHead", "SoftmaxHead", "build_head"]

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import inspect
-import json
-from pathlib import Path
 from typing import Any
 
 import hydra
 import lightning as L
 import torch
-from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor, nn
 from torchmetrics import MaxMetric
@@ -18,6 +14,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionM
 from typing_extensions import override
 
 from ner_lightning.data.collate import IGNORE_INDEX
+from ner_lightning.errors import ConfigError, number
 from ner_lightning.metrics import SEQEVAL_MODE, entity_scores
 from ner_lightning.models.encoders import BiLSTMEncoder
 from ner_lightning.models.heads import build_head
@@ -38,16 +35,16 @@ def build_encoder(config: dict[str, Any], vocab: dict[str, Any]) -> nn.Module:
         return BiLSTMEncoder(len(vocab["itos"]), **config)
     if kind == "transformer":
         if vocab.get("type") != "pretrained":
-            raise ValueError("model.encoder.type=transformer needs the encoder's tokenizer: set data.tokenizer")
+            raise ConfigError("model.encoder.type=transformer needs the encoder's tokenizer: set data.tokenizer")
         return TransformerEncoder(vocab, **config)
-    raise ValueError(f"model.encoder.type={kind!r}: expected 'bilstm' or 'transformer'")
+    raise ConfigError(f"model.encoder.type={kind!r}: expected 'bilstm' or 'transformer'")
 
 
 def pretrained_char_embeddings(source: str, itos: list[str]) -> Tensor:
     """``(len(itos), dim)`` initial embeddings for a character vocabulary (``[PAD]`` row zero)."""
     if source != "lac":
-        raise ValueError(f"model.encoder.pretrained_embeddings={source!r}: expected 'lac' or null")
-    from ner_lightning.models.offline import lac_embeddings
+        raise ConfigError(f"model.encoder.pretrained_embeddings={source!r}: expected 'lac' or null")
+    from ner_lightning.offline.lac import lac_embeddings
 
     table, found = lac_embeddings(itos)
     table[0] = 0.0
@@ -96,6 +93,7 @@ class Tagger(L.LightningModule):
         head = dict(head)
         self.head = build_head(head.pop("type", "crf"), self.encoder.output_dim, self.labels, scheme, **head)
         self.val_f1_best = MaxMetric()
+        self.val_f1_best.persistent(True)  # saved in checkpoints: a resumed run keeps its best
         self.token_acc = nn.ModuleDict(
             {s: MulticlassAccuracy(len(labels), average="micro", ignore_index=IGNORE_INDEX) for s in ("val", "test")}
         )
@@ -103,6 +101,14 @@ class Tagger(L.LightningModule):
         self._gold: dict[str, list[list[str]]] = {"val": [], "test": []}
         self._pred: dict[str, list[list[str]]] = {"val": [], "test": []}
         self.last_report: dict[str, Any] | None = None
+        self.last_confusion: Any = None
+
+    @override
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # checkpoints written before val/f1_best was persistent lack its state: start it empty
+        state = checkpoint.get("state_dict", {})
+        for key, value in self.val_f1_best.state_dict(prefix="val_f1_best.").items():
+            state.setdefault(key, value)
 
     # ---- forward -----------------------------------------------------------------------------------------------
     def forward(self, input_ids: Tensor, mask: Tensor) -> Tensor:
@@ -146,10 +152,6 @@ class Tagger(L.LightningModule):
         self._shared_step(batch, "test")
 
     # ---- metrics -----------------------------------------------------------------------------------------------
-    @override
-    def on_train_start(self) -> None:
-        self.val_f1_best.reset()  # forget the sanity-check batches
-
     def _epoch_scores(self, stage: str) -> dict[str, Any]:
         scores = entity_scores(self._gold[stage], self._pred[stage], self.hparams.scheme)
         self._gold[stage], self._pred[stage] = [], []
@@ -164,84 +166,25 @@ class Tagger(L.LightningModule):
     @override
     def on_validation_epoch_end(self) -> None:
         scores = self._epoch_scores("val")
-        self.val_f1_best(torch.tensor(scores["f1"]))
-        self.log("val/f1_best", self.val_f1_best.compute(), prog_bar=True)
-        self.log_transitions()
+        sanity = self._trainer is not None and self.trainer.sanity_checking
+        if not sanity:  # the sanity-check batches are not an epoch; the best survives resumes (persistent state)
+            self.val_f1_best(torch.tensor(scores["f1"]))
+            self.log("val/f1_best", self.val_f1_best.compute(), prog_bar=True)
 
     @override
     def on_test_epoch_end(self) -> None:
         scores = self._epoch_scores("test")
         self.last_report = scores
+        self.last_confusion = self.test_confusion.compute().cpu().numpy()
+        self.test_confusion.reset()
         rank_zero_info(
             f"\nEntity-level report (seqeval, mode={SEQEVAL_MODE}, scheme={self.hparams.scheme}):\n{scores['report']}"
         )
-        out_dir = Path(self.trainer.default_root_dir) if self._trainer is not None else None
-        if out_dir is not None and self.trainer.is_global_zero:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            (out_dir / "test_report.txt").write_text(scores["report"], encoding="utf-8")
-            (out_dir / "test_report.json").write_text(
-                json.dumps({k: v for k, v in scores.items() if k != "report"}, indent=2), encoding="utf-8"
-            )
-        self.log_confusion(out_dir)
-
-    def log_confusion(self, out_dir: Path | None) -> None:
-        """Token-level confusion matrix of the test split: ``confusion.png``/``.json`` and an image for loggers."""
-        matrix = self.test_confusion.compute().cpu().numpy()
-        self.test_confusion.reset()
-        if self._trainer is None or not self.trainer.is_global_zero:
-            return
-        import matplotlib.pyplot as plt
-
-        from ner_lightning.plots import confusion_figure
-
-        fig = confusion_figure(matrix, self.labels, "Test tokens: gold (rows) vs predicted (columns), row-normalised")
-        if out_dir is not None:
-            fig.savefig(out_dir / "confusion.png", dpi=110)
-            (out_dir / "confusion.json").write_text(json.dumps({"labels": self.labels, "counts": matrix.tolist()}))
-        self._log_figure("test/confusion", fig)
-        plt.close(fig)
-
-    def _log_figure(self, key: str, fig: Any) -> None:
-        """Send a matplotlib figure to the loggers that take images (TensorBoard, W&B)."""
-        for logger in self.loggers:
-            if isinstance(logger, TensorBoardLogger):
-                logger.experiment.add_figure(key, fig, self.global_step, close=False)
-            elif isinstance(logger, WandbLogger):
-                logger.log_image(key=key, images=[fig], step=self.global_step)
-
-    def log_transitions(self) -> None:
-        """Log the CRF transition matrix: numbers to every logger, a heatmap to loggers that take images."""
-        crf = getattr(self.head, "crf", None)
-        if crf is None or self._trainer is None or self.trainer.sanity_checking:
-            return
-        trans = crf.transitions.detach().float().cpu()
-        if any(isinstance(lg, (TensorBoardLogger, WandbLogger)) for lg in self.loggers) and self.trainer.is_global_zero:
-            import matplotlib.pyplot as plt
-
-            from ner_lightning.plots import heatmap_figure
-
-            fig = heatmap_figure(trans.numpy(), self.labels, f"CRF transitions, epoch {self.current_epoch}")
-            self._log_figure("crf/transitions", fig)
-            plt.close(fig)
-        if self.trainer.is_global_zero and self.trainer.default_root_dir:
-            path = Path(self.trainer.default_root_dir) / "transitions.jsonl"
-            with path.open("a", encoding="utf-8") as fh:
-                fh.write(
-                    json.dumps(
-                        {
-                            "epoch": self.current_epoch,
-                            "step": self.global_step,
-                            "labels": self.labels,
-                            "transitions": [[round(v, 4) for v in row] for row in trans.tolist()],
-                        }
-                    )
-                    + "\n"
-                )
 
     # ---- optimisation ------------------------------------------------------------------------------------------
     def param_groups(self) -> list[dict[str, Any]]:
         """Parameter groups with their own learning rates (``optimizer.lr`` x ``lr_mult`` / ``crf_lr_mult``)."""
-        base_lr = float((self.hparams.optimizer or {}).get("lr", 1e-3))
+        base_lr = number("optimizer.lr", (self.hparams.optimizer or {}).get("lr", 1e-3), minimum=0.0, strict=True)
         mult = {
             "embeddings": 1.0,
             "encoder": 1.0,
@@ -259,31 +202,41 @@ class Tagger(L.LightningModule):
             raise RuntimeError(f"parameter groups cover {grouped} of {trainable} trainable parameters")
         return [{"params": ps, "lr": base_lr * mult[g], "name": g} for g, ps in named.items() if ps]
 
+    # values a scheduler config may ask for in ``runtime`` (``{argument: value name}``)
+    RUNTIME_VALUES = ("group_lrs", "total_steps", "warmup_steps")
+
     @override
     def configure_optimizers(self) -> Any:
         groups = self.param_groups()
         optimizer_cfg = dict(self.hparams.optimizer or {"_target_": "torch.optim.Adam", "_partial_": True})
-        optimizer = hydra.utils.instantiate(optimizer_cfg)(groups)
+        try:
+            optimizer = hydra.utils.instantiate(optimizer_cfg)(groups)
+        except Exception as err:  # noqa: BLE001 - any constructor complaint is a config problem
+            raise ConfigError(f"optimizer ({optimizer_cfg.get('_target_')}): {_reason(err)}") from None
         sched_cfg = dict(self.hparams.scheduler or {})
         if not sched_cfg.get("_target_"):
             return optimizer
         interval = sched_cfg.pop("interval", "step")
-        warmup_ratio = sched_cfg.pop("warmup_ratio", 0.0)
+        warmup_ratio = float(sched_cfg.pop("warmup_ratio", 0.0))
+        runtime = dict(sched_cfg.pop("runtime", None) or {})
         total = int(self.trainer.estimated_stepping_batches)
         if total < MIN_SCHEDULE_STEPS:  # fast_dev_run and tiny runs: OneCycle cannot lay out 1-step phases
             rank_zero_warn(f"only {total} optimizer steps; the LR schedule is laid out over {MIN_SCHEDULE_STEPS}")
             total = MIN_SCHEDULE_STEPS
-        accepted = inspect.signature(hydra.utils.get_method(sched_cfg["_target_"])).parameters
-        extra: dict[str, Any] = {}
-        if "max_lr" in accepted:
-            extra["max_lr"] = [g["lr"] for g in groups]
-        if "total_steps" in accepted:
-            extra["total_steps"] = total
-        if "num_training_steps" in accepted:
-            extra["num_training_steps"] = total
-        if "num_warmup_steps" in accepted:
-            extra["num_warmup_steps"] = int(warmup_ratio * total)
-        scheduler = hydra.utils.instantiate(sched_cfg)(optimizer, **extra)
+        values = {
+            "group_lrs": [g["lr"] for g in groups],
+            "total_steps": total,
+            "warmup_steps": int(warmup_ratio * total),
+        }
+        unknown = sorted(set(runtime.values()) - set(values))
+        if unknown:
+            raise ConfigError(f"scheduler.runtime: unknown value {unknown[0]!r}; expected one of {list(values)}")
+        try:
+            scheduler = hydra.utils.instantiate(sched_cfg)(optimizer, **{k: values[v] for k, v in runtime.items()})
+        except Exception as err:  # noqa: BLE001
+            raise ConfigError(f"scheduler ({sched_cfg.get('_target_')}): {_reason(err)}") from None
+        if interval not in ("step", "epoch"):
+            raise ConfigError(f"scheduler.interval={interval!r}: expected 'step' or 'epoch'")
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}
 
     def parameter_counts(self) -> dict[str, int]:
@@ -292,3 +245,11 @@ class Tagger(L.LightningModule):
             "params": sum(p.numel() for p in self.parameters()),
             "trainable_params": sum(p.numel() for p in self.parameters() if p.requires_grad),
         }
+
+
+def _reason(err: BaseException) -> str:
+    """The innermost message of ``err`` (Hydra wraps constructor errors), as one line."""
+    while err.__cause__ is not None:
+        err = err.__cause__
+    text = str(err).strip().splitlines()
+    return text[-1] if text else type(err).__name__

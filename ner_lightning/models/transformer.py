@@ -13,7 +13,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ner_lightning.models.pretrained import load_model, model_from_config
+from ner_lightning.errors import ConfigError
+from ner_lightning.pretrained import load_model, model_from_config
 
 
 class TransformerEncoder(nn.Module):
@@ -60,7 +61,8 @@ class TransformerEncoder(nn.Module):
                 bias="none",
             )
             model = get_peft_model(model, config)
-        self.model = model
+        # from_pretrained returns the model in eval mode (dropout off); Lightning switches modes from here on
+        self.model = model.train()
 
     def _encode(self, input_ids: Tensor, mask: Tensor) -> Tensor:
         """Encode sentences that fit: ``(batch, seq)`` -> ``(batch, seq, hidden)``."""
@@ -128,8 +130,8 @@ def keep_first_layers(model: nn.Module, n: int) -> None:
     """
     layers = getattr(getattr(model, "encoder", None), "layer", None)
     if not isinstance(layers, nn.ModuleList):
-        raise ValueError("model.encoder.num_layers: this architecture has no encoder.layer list to truncate")
+        raise ConfigError("model.encoder.num_layers: this architecture has no encoder.layer list to truncate")
     if not 1 <= n <= len(layers):
-        raise ValueError(f"model.encoder.num_layers={n}: must be in [1, {len(layers)}]")
+        raise ConfigError(f"model.encoder.num_layers={n}: must be in [1, {len(layers)}]")
     model.encoder.layer = nn.ModuleList(list(layers)[:n])
     model.config.num_hidden_layers = n

