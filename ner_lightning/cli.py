@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
+from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -17,7 +18,7 @@ from ner_lightning.errors import ConfigError, NerError, UserError
 
 T = TypeVar("T")
 
-__all__ = ["UserError", "check_config", "fail", "one_line", "root_cause", "run_cli"]
+__all__ = ["UserError", "check_config", "fail", "hydra_entry", "one_line", "root_cause", "run_cli"]
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -26,9 +27,43 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise SystemExit(code)
 
 
+_HYDRA_SET_BY_US = "_NER_HYDRA_FULL_ERROR_SET"
+
+
 def debug_mode() -> bool:
     """True when the user asked for tracebacks (``HYDRA_FULL_ERROR=1`` or ``NER_DEBUG=1``)."""
-    return os.environ.get("HYDRA_FULL_ERROR") == "1" or os.environ.get("NER_DEBUG") == "1"
+    user_hydra = os.environ.get("HYDRA_FULL_ERROR") == "1" and not os.environ.get(_HYDRA_SET_BY_US)
+    return user_hydra or os.environ.get("NER_DEBUG") == "1"
+
+
+def hydra_message(err: BaseException) -> str:
+    """One line for Hydra's multi-line composition errors (the override or option named)."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not ln.startswith(("full_key", "object_type", "Set the environment", "See https"))]
+    override = getattr(err, "override", None)
+    if override is not None:
+        return f"cannot parse the override {override!r}: {lines[0] if lines else type(err).__name__}"
+    if len(lines) > 1 and lines[1].startswith("Available options"):
+        return f"{lines[0]}; available: {', '.join(lines[2:])}"
+    return "; ".join(lines[:3]) or type(err).__name__
+
+
+def hydra_entry(hydra_main: Callable[[], Any]) -> Any:
+    """Run a ``@hydra.main`` function; Hydra's own errors (a bad override, an unknown option) become one line.
+
+    Hydra prints such errors over several lines and exits with 1; here Hydra re-raises them (``HYDRA_FULL_ERROR``
+    set for the call) and they leave as ``error: ...`` with status 2, unless the user asked for tracebacks.
+    """
+    if debug_mode():
+        return hydra_main()
+    os.environ["HYDRA_FULL_ERROR"] = os.environ[_HYDRA_SET_BY_US] = "1"
+    try:
+        return hydra_main()
+    except (HydraException, OmegaConfBaseException) as err:
+        fail(hydra_message(err))
+    finally:
+        os.environ.pop("HYDRA_FULL_ERROR", None)
+        os.environ.pop(_HYDRA_SET_BY_US, None)
 
 
 def _chain(err: BaseException) -> list[BaseException]:

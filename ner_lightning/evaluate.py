@@ -16,7 +16,7 @@ import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
 from ner_lightning.callbacks import RunFiles
-from ner_lightning.cli import check_config, run_cli
+from ner_lightning.cli import check_config, hydra_entry, run_cli
 from ner_lightning.config import config_dir
 from ner_lightning.data.datamodule import NerDataModule
 from ner_lightning.data.vocab import LabelVocab, vocab_from_dict
@@ -95,9 +95,14 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="evaluate")
-def main(cfg: DictConfig) -> None:
+def _main(cfg: DictConfig) -> None:
     """Hydra entry point."""
     run_cli(evaluate, cfg)
+
+
+def main() -> None:
+    """Entry point (``python -m ner_lightning.evaluate``, ``ner-evaluate``): Hydra's own errors are one line too."""
+    hydra_entry(_main)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from omegaconf import DictConfig, OmegaConf
 
 from ner_lightning.callbacks import DivergenceGuard, RunFiles, finite_metrics
-from ner_lightning.cli import check_config, run_cli
+from ner_lightning.cli import check_config, hydra_entry, run_cli
 from ner_lightning.config import config_dir
 from ner_lightning.data.datamodule import NerDataModule
 from ner_lightning.errors import ConfigError, DeviceError, NerError, number
@@ -134,14 +134,16 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     if "val/f1_best" in last:
         metrics["val/f1_best"] = last["val/f1_best"]
     ckpt = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    if ckpt:  # the best weights only (a ckpt_path= here would also roll the callbacks back to that epoch)
+        model.load_state_dict(torch.load(ckpt, map_location=model.device, weights_only=True)["state_dict"])
     if ckpt and "val" in dm.datasets:
-        trainer.validate(model, datamodule=dm, ckpt_path=ckpt, weights_only=True, verbose=False)
+        trainer.validate(model, datamodule=dm, verbose=False)
         metrics.update(
             {k.replace("val/", "val_best/", 1): float(v) for k, v in trainer.callback_metrics.items() if "val/" in k}
         )
         metrics.pop("val_best/f1_best", None)
     if cfg.get("test") and "test" in dm.datasets:
-        trainer.test(model, datamodule=dm, ckpt_path=ckpt or None, weights_only=True)
+        trainer.test(model, datamodule=dm)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
     metrics.update(
         {
@@ -165,13 +167,18 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="config")
-def main(cfg: DictConfig) -> float | None:
+def _main(cfg: DictConfig) -> float | None:
     """Hydra entry point; returns ``cfg.optimized_metric`` for sweepers."""
     try:
         metrics, _ = run_cli(train, cfg)
     finally:
         finish_wandb()  # every multirun job is its own W&B run
     return metrics.get(cfg.get("optimized_metric") or "")
+
+
+def main() -> None:
+    """Entry point (``python -m ner_lightning.train``, ``ner-train``): Hydra's own errors are one line too."""
+    hydra_entry(_main)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def sweep_args(corpus: dict[str, Path], sweep: Path, tiny: Path | None = None) -> list[str]:
@@ -33,3 +35,34 @@ def run_train(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subpr
         timeout=600,
         env=env,
     )
+
+
+def run_entry(module: str, *args: str, capsys: Any) -> tuple[int, str, str]:
+    """Run ``python -m ner_lightning.<module> ARGS`` in this process (fast: no interpreter start-up).
+
+    Returns ``(exit code, stdout, stderr)``; Hydra's global state is cleared before and after.
+    """
+    import importlib
+
+    from hydra.core.global_hydra import GlobalHydra
+
+    name = "ner_lightning.data.__main__" if module == "data" else f"ner_lightning.{module}"
+    main = importlib.import_module(name).main
+    GlobalHydra.instance().clear()
+    argv, sys.argv = sys.argv, [f"ner_lightning.{module}", *args]
+    capsys.readouterr()
+    # Lightning binds its console handlers to the sys.stderr of import time (maybe an earlier test's capture)
+    for logger_name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        for handler in logging.getLogger(logger_name).handlers:
+            if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+                handler.stream = sys.stderr  # (setStream would flush the old, maybe closed, stream)
+    code = 0
+    try:
+        main()
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else 1
+    finally:
+        sys.argv = argv
+        GlobalHydra.instance().clear()
+    out, err = capsys.readouterr()
+    return code, out, err

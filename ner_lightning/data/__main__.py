@@ -11,7 +11,7 @@ import time
 import hydra
 from omegaconf import DictConfig
 
-from ner_lightning.cli import check_config, run_cli
+from ner_lightning.cli import check_config, hydra_entry, run_cli
 from ner_lightning.config import config_dir
 from ner_lightning.data.datamodule import NerDataModule
 
@@ -48,7 +48,7 @@ def _main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Console entry point (``ner-data``)."""
-    _main()
+    hydra_entry(_main)
 
 
 if __name__ == "__main__":

@@ -149,6 +149,8 @@ def read_column(
     except UnicodeDecodeError as err:
         line = err.object[: err.start].count(b"\n") + 1
         raise DataError(f"{path}:{line}: not valid {encoding} text ({err.reason})") from None
+    except LookupError:
+        raise DataError(f"data.encoding={encoding!r}: unknown text encoding (reading {path})") from None
     valid_tags: set[str] = set()
     for lineno, raw in enumerate(text.split("\n"), 1):
         raw = raw[:-1] if raw.endswith("\r") else raw

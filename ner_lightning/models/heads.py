@@ -88,6 +88,8 @@ class CRFHead(nn.Module):
         init_illegal: bool = False,
     ) -> None:
         super().__init__()
+        if reduction not in ("sum", "mean", "token_mean"):
+            raise ConfigError(f"model.head.reduction={reduction!r}: expected 'sum', 'mean' or 'token_mean'")
         self.proj = _Projection(input_dim, len(labels), layer_norm, dropout)
         need = constrained_decoding or constrained_training or init_illegal
         constraints = allowed_transitions(scheme, labels) if need else None
@@ -112,11 +114,16 @@ class CRFHead(nn.Module):
 
 def build_head(kind: str, input_dim: int, labels: Sequence[str], scheme: str, **kwargs: object) -> nn.Module:
     """``softmax`` or ``crf`` head (``model.head.type``)."""
-    if kind == "softmax":
-        return SoftmaxHead(input_dim, labels, **kwargs)  # type: ignore[arg-type]
-    if kind == "crf":
-        return CRFHead(input_dim, labels, scheme, **kwargs)  # type: ignore[arg-type]
-    raise ConfigError(f"model.head.type={kind!r}: expected 'softmax' or 'crf'")
+    heads = {
+        "softmax": lambda: SoftmaxHead(input_dim, labels, **kwargs),
+        "crf": lambda: CRFHead(input_dim, labels, scheme, **kwargs),
+    }  # type: ignore[arg-type]
+    if kind not in heads:
+        raise ConfigError(f"model.head.type={kind!r}: expected 'softmax' or 'crf'")
+    try:
+        return heads[kind]()
+    except TypeError as err:  # a key the head does not take
+        raise ConfigError(f"model.head: {err}") from None
 
 
 __all__ = ["CRFHead", "SoftmaxHead", "build_head"]

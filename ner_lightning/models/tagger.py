@@ -32,11 +32,17 @@ def build_encoder(config: dict[str, Any], vocab: dict[str, Any]) -> nn.Module:
         source = config.pop("pretrained_embeddings", None)
         if source is not None:
             config["embeddings"] = pretrained_char_embeddings(source, vocab["itos"])
-        return BiLSTMEncoder(len(vocab["itos"]), **config)
+        try:
+            return BiLSTMEncoder(len(vocab["itos"]), **config)
+        except TypeError as err:  # a key the encoder does not take
+            raise ConfigError(f"model.encoder: {err}") from None
     if kind == "transformer":
         if vocab.get("type") != "pretrained":
             raise ConfigError("model.encoder.type=transformer needs the encoder's tokenizer: set data.tokenizer")
-        return TransformerEncoder(vocab, **config)
+        try:
+            return TransformerEncoder(vocab, **config)
+        except TypeError as err:
+            raise ConfigError(f"model.encoder: {err}") from None
     raise ConfigError(f"model.encoder.type={kind!r}: expected 'bilstm' or 'transformer'")
 
 
@@ -150,6 +156,13 @@ class Tagger(L.LightningModule):
     @override
     def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         self._shared_step(batch, "test")
+
+    @override
+    def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> list[list[str]]:
+        """Predicted tags per sentence (unpadded)."""
+        mask = batch["mask"]
+        pred = self(batch["input_ids"], mask)
+        return [[self.labels[i] for i in p[:n]] for p, n in zip(pred.tolist(), mask.sum(1).tolist())]
 
     # ---- metrics -----------------------------------------------------------------------------------------------
     def _epoch_scores(self, stage: str) -> dict[str, Any]:

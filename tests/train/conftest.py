@@ -58,3 +58,14 @@ def make_cfg(mini_corpus: dict[str, Path], tiny_bert: Path, tmp_path: Path) -> I
 
     yield _make
     GlobalHydra.instance().clear()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the bad-input suite's outcome counts (when it ran)."""
+    module = __import__("sys").modules.get("test_bad_inputs")
+    results = getattr(module, "RESULTS", None)
+    if results:
+        counts = {k: sum(v == k for v in results.values()) for k in ("good", "traceback", "silent", "unclear")}
+        terminalreporter.write_line(
+            f"bad-input suite: {len(results)} cases, " + ", ".join(f"{k} {v}" for k, v in counts.items())
+        )
