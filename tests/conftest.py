@@ -15,6 +15,28 @@ def fixtures() -> Path:
     return FIXTURES
 
 
+def _write_bio(path: Path, sentences: list) -> None:
+    text = "\n".join("\n".join(f"{c}\t{t}" for c, t in zip(s.chars, s.tags)) + "\n" for s in sentences)
+    path.write_text(text, encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def msra_slice(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A real MSRA slice big enough to learn from: the first 1,600 training sentences (train) and the next 400
+    (test), as BIO files."""
+    from itertools import islice
+
+    from ner_lightning.data.corpora import corpus_path
+    from ner_lightning.data.readers import read_column
+
+    folder = tmp_path_factory.mktemp("msra_slice")
+    sentences = list(islice(read_column(corpus_path("msra")), 2000))
+    paths = {"train": folder / "train.txt", "test": folder / "test.txt"}
+    _write_bio(paths["train"], sentences[:1600])
+    _write_bio(paths["test"], sentences[1600:])
+    return paths
+
+
 @pytest.fixture(scope="session")
 def mini_corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A small real corpus: the first 160 MSRA training sentences (train) and the next 40 (test), as BIO files."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 from torch.utils.data import Sampler
@@ -51,6 +51,9 @@ class BucketBatchSampler(Sampler[list[int]]):
         drop_last: drop a final short batch.
         pool_batches: how many batches' worth of items are sorted together.
         seed: base seed.
+        epoch_fn: the current epoch of the training loop (a resumed run restores it before iterating; Lightning
+            creates a resumed epoch's iterator before it would call ``set_epoch``, so without this a resumed run
+            replays epoch 0's order).
     """
 
     def __init__(
@@ -61,6 +64,7 @@ class BucketBatchSampler(Sampler[list[int]]):
         drop_last: bool = False,
         pool_batches: int = 50,
         seed: int = 0,
+        epoch_fn: Callable[[], int | None] | None = None,
     ) -> None:
         self.lengths = list(lengths)
         self.batch_size = batch_size
@@ -69,12 +73,18 @@ class BucketBatchSampler(Sampler[list[int]]):
         self.pool = batch_size * pool_batches
         self.seed = seed
         self.epoch = 0
+        self._epoch_given = False
+        self.epoch_fn = epoch_fn
 
     def set_epoch(self, epoch: int) -> None:
-        """Change the shuffle seed (called by Lightning-style loops)."""
+        """Use ``seed + epoch`` for the next iteration (Lightning calls it before every epoch, a resumed run too)."""
         self.epoch = epoch
+        self._epoch_given = True
 
     def __iter__(self) -> Iterator[list[int]]:
+        from_loop = self.epoch_fn() if self.epoch_fn is not None else None
+        if from_loop is not None:
+            self.epoch, self._epoch_given = from_loop, True
         rng = random.Random(self.seed + self.epoch)
         order = list(range(len(self.lengths)))
         if self.shuffle:
@@ -87,7 +97,8 @@ class BucketBatchSampler(Sampler[list[int]]):
             batches = [b for b in batches if len(b) == self.batch_size]
         if self.shuffle:
             rng.shuffle(batches)
-        self.epoch += 1
+        if not self._epoch_given:  # plain loops: advance by ourselves
+            self.epoch += 1
         return iter(batches)
 
     def __len__(self) -> int:

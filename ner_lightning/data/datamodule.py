@@ -196,9 +196,15 @@ class NerDataModule(L.LightningDataModule):
             "persistent_workers": self.num_workers > 0,
         }
         if train and self.bucket:
-            sampler = BucketBatchSampler([len(d["input_ids"]) for d in data], self.batch_size, seed=self.seed)
+            lengths = [len(d["input_ids"]) for d in data]
+            sampler = BucketBatchSampler(lengths, self.batch_size, seed=self.seed, epoch_fn=self._loop_epoch)
             return DataLoader(data, batch_sampler=sampler, **common)
         return DataLoader(data, batch_size=self.batch_size if train else self.eval_batch_size, shuffle=train, **common)
+
+    def _loop_epoch(self) -> int | None:
+        """The training loop's current epoch (restored on resume), or ``None`` outside a Lightning fit."""
+        trainer = getattr(self, "trainer", None)
+        return None if trainer is None else int(trainer.fit_loop.epoch_progress.current.processed)
 
     def train_dataloader(self) -> DataLoader:
         return self.loader("train", train=True)
