@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import matplotlib
 
@@ -11,8 +11,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-if TYPE_CHECKING:
-    from ner_lightning.compare import Run
+
+class Run(Protocol):
+    """What a plot needs of a run (``ner_lightning.compare.Run`` has it; plots do not import compare)."""
+
+    label: str
+    metrics: dict[str, float]
+    curves: dict[str, list[tuple[int, float]]]
+    transitions: dict[str, Any] | None
 
 
 def _lines(runs: list[Run], key: str, title: str, ylabel: str, xlabel: str, path: Path) -> Path | None:

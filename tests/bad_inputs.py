@@ -6,7 +6,7 @@ subprocess per case, to count outcomes before and after a change::
     python tests/bad_inputs.py [--cwd CHECKOUT]   # last line: {"cases": N, "good": G, "traceback": T, ...}
 
 Outcomes: ``good`` (exit 2, one ``error:`` line naming the file:line / record / key), ``traceback``, ``silent``
-(exit 0: a wrong result), ``unclear`` (an error without the expected location, or not on one line).
+(exit 0: a wrong result), ``unclear`` (an error without the expected location, or not on one line), ``hang``.
 """
 
 from __future__ import annotations
@@ -213,19 +213,23 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cwd", default=str(Path(__file__).resolve().parents[1]))
     parser.add_argument("--ckpt", default="", help="a trained checkpoint for the evaluate cases")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a case counts as a hang")
     opts = parser.parse_args()
     counts: dict[str, int] = {}
     for case in CASES:
         with tempfile.TemporaryDirectory() as tmp:
             args = materialise(case, Path(tmp), opts.ckpt)
-            proc = subprocess.run(
-                [sys.executable, "-m", f"ner_lightning.{case.entry}", *args],
-                capture_output=True, text=True, cwd=opts.cwd, timeout=300,
-            )  # fmt: skip
-        outcome = classify(case, proc.returncode, proc.stdout, proc.stderr)
+            try:
+                proc = subprocess.run(
+                    [sys.executable, "-m", f"ner_lightning.{case.entry}", *args],
+                    capture_output=True, text=True, cwd=opts.cwd, timeout=opts.timeout,
+                )  # fmt: skip
+                outcome = classify(case, proc.returncode, proc.stdout, proc.stderr)
+                tail = f"exit {proc.returncode}: " + (proc.stderr.strip().splitlines() or [""])[-1][:150]
+            except subprocess.TimeoutExpired:
+                outcome, tail = "hang", f"still running after {opts.timeout} s (killed)"
         counts[outcome] = counts.get(outcome, 0) + 1
-        tail = (proc.stderr.strip().splitlines() or [""])[-1][:150]
-        print(f"{outcome:<9} {case.name}: exit {proc.returncode}: {tail}", flush=True)
+        print(f"{outcome:<9} {case.name}: {tail}", flush=True)
     print(json.dumps({"cases": len(CASES), **counts}))
 
 

@@ -11,7 +11,7 @@ from transformers import AutoTokenizer
 from ner_lightning.cli import UserError
 from ner_lightning.data.collate import collate_batch
 from ner_lightning.data.tags import spans_to_tags, tags_to_spans
-from ner_lightning.data.vocab import LabelVocab, PretrainedCharVocab
+from ner_lightning.data.vocab import PretrainedCharVocab
 from ner_lightning.models.tagger import Tagger
 from ner_lightning.models.transformer import TransformerEncoder
 from ner_lightning.pretrained import load_model
@@ -48,20 +48,37 @@ def test_one_token_per_character_with_unk_spaces_and_latin(vocab: PretrainedChar
     assert again.encode(list(text)) == ids
 
 
-def test_labels_and_spans_round_trip_through_the_encoder(tiny_bert: Path, vocab: PretrainedCharVocab) -> None:
-    """chars -> ids -> hidden per character -> tags -> spans at the original character offsets."""
+MIXED = "Apple公司在2024年收购了ＡＢＣ 北京😀分部"  # Latin word, digits, full-width letters, a space, an emoji
+
+
+def test_each_character_keeps_its_position_through_the_encoder(tiny_bert: Path, vocab: PretrainedCharVocab) -> None:
+    """Hidden state i belongs to character i of mixed-script text: equal to HF's own output at token i + 1
+    ([CLS] first), whatever the padding, and changing character i changes position i first."""
     model = tagger(tiny_bert, vocab).eval()
-    chars = list("赵阳在中科院工作 ok")
-    spans = [("PER", 0, 2), ("ORG", 3, 6)]
-    labels = LabelVocab(LABELS).encode(spans_to_tags(spans, len(chars)))
-    batch = collate_batch([{"input_ids": vocab.encode(chars), "labels": labels}, {"input_ids": [5], "labels": [0]}])
-    hidden = model.encoder(batch["input_ids"], batch["mask"])
-    assert hidden.shape == (2, len(chars), 32)  # [CLS]/[SEP] dropped before the head
-    # with emissions forced to the gold labels, decoding returns exactly the gold spans at the same offsets
-    emissions = torch.nn.functional.one_hot(batch["labels"].clamp_min(0), len(LABELS)).float() * 50
-    tags, lengths = model.head.crf.decode(emissions, batch["mask"])
-    pred = [LABELS[i] for i in tags[0, : lengths[0]].tolist()]
-    assert tags_to_spans(pred, "BIO")[0] == spans
+    chars = list(MIXED)
+    ids = vocab.encode(chars)
+    assert len(ids) == len(MIXED)
+    assert ids[MIXED.index("😀")] == vocab.unk_id  # unknown: [UNK] at its own position
+    assert ids[MIXED.index(" ")] == vocab.unk_id
+    assert ids[MIXED.index("Ａ")] == vocab.stoi["a"] and ids[0] == vocab.stoi["a"]  # NFKC + lower case
+    batch = collate_batch([{"input_ids": ids}, {"input_ids": ids[:5]}])  # the second row is padded
+    with torch.no_grad():
+        hidden = model.encoder(batch["input_ids"], batch["mask"])
+        reference = model.encoder.model(
+            input_ids=torch.tensor([[vocab.cls_id, *ids, vocab.sep_id]]),
+            attention_mask=torch.ones(1, len(ids) + 2, dtype=torch.long),
+        ).last_hidden_state[0, 1:-1]
+        short = model.encoder.model(input_ids=torch.tensor([[vocab.cls_id, *ids[:5], vocab.sep_id]])).last_hidden_state
+    assert hidden.shape == (2, len(MIXED), 32)
+    assert torch.allclose(hidden[0], reference, atol=1e-5)
+    assert torch.allclose(hidden[1, :5], short[0, 1:-1], atol=1e-5)  # a padded row is unchanged by its padding
+    # the tagger's decoded tags come back one per character, at the character offsets
+    tags = model(batch["input_ids"], batch["mask"])
+    assert tags.shape == (2, len(MIXED))
+    spans = [("ORG", 0, 7), ("LOC", MIXED.index("北"), MIXED.index("北") + 2)]
+    assert [MIXED[s:e] for _, s, e in spans] == ["Apple公司", "北京"]
+    gold = spans_to_tags(spans, len(MIXED))
+    assert tags_to_spans(gold, "BIO")[0] == spans and len(gold) == len(MIXED)
 
 
 def test_long_inputs_are_windowed_not_truncated(tiny_bert: Path, vocab: PretrainedCharVocab) -> None:

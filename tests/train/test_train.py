@@ -19,7 +19,7 @@ Compose = Callable[..., DictConfig]
 CONF = Path(__file__).resolve().parents[2] / "conf"
 
 
-@pytest.mark.parametrize("experiment", sorted(p.stem for p in (CONF / "experiment").glob("*.yaml")))
+@pytest.mark.parametrize("experiment", sorted(p.stem for p in (CONF / "experiment").glob("[!_]*.yaml")))
 def test_every_experiment_fast_dev_run(make_cfg: Compose, experiment: str) -> None:
     metrics, objects = train(make_cfg(f"experiment={experiment}", "debug=fdr"))
     assert {"train/loss", "val_last/f1", "val/f1_best", "test/f1", "test/precision", "test/recall"} <= set(metrics)
