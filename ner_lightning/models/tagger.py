@@ -68,8 +68,9 @@ class Tagger(L.LightningModule):
         head: head config (``type``: ``softmax`` | ``crf`` plus its arguments).
         scheme: tag scheme of ``labels``.
         optimizer: Hydra config of a partial optimizer (``_target_``, ``_partial_: true``, ``lr``...).
-        scheduler: Hydra config of a partial scheduler plus ``interval`` (``step``/``epoch``) and, for warmup
-            schedules, ``warmup_ratio``; empty or ``None`` for a constant learning rate.
+        scheduler: ``fn`` (Hydra config of a partial scheduler), ``interval`` (``step``/``epoch``),
+            ``warmup_ratio`` and ``runtime`` (``{fn argument: group_lrs | total_steps | warmup_steps}``); empty or
+            ``None`` for a constant learning rate.
         lr_mult: learning-rate multiplier per group (``embeddings``, ``encoder``, ``head``) on ``optimizer.lr``.
         crf_lr_mult: multiplier for the CRF start/end/transition scores (seed 003: x100-1000 with BERT).
         config: the composed run configuration (kept in the checkpoint for predict/evaluate).
@@ -227,11 +228,12 @@ class Tagger(L.LightningModule):
         except Exception as err:  # noqa: BLE001 - any constructor complaint is a config problem
             raise ConfigError(f"optimizer ({optimizer_cfg.get('_target_')}): {_reason(err)}") from None
         sched_cfg = dict(self.hparams.scheduler or {})
-        if not sched_cfg.get("_target_"):
+        fn_cfg = dict(sched_cfg.get("fn") or {})
+        if not fn_cfg.get("_target_"):
             return optimizer
-        interval = sched_cfg.pop("interval", "step")
-        warmup_ratio = float(sched_cfg.pop("warmup_ratio", 0.0))
-        runtime = dict(sched_cfg.pop("runtime", None) or {})
+        interval = sched_cfg.get("interval", "step")
+        warmup_ratio = number("scheduler.warmup_ratio", sched_cfg.get("warmup_ratio", 0.0), minimum=0.0)
+        runtime = dict(sched_cfg.get("runtime") or {})
         total = int(self.trainer.estimated_stepping_batches)
         if total < MIN_SCHEDULE_STEPS:  # fast_dev_run and tiny runs: OneCycle cannot lay out 1-step phases
             rank_zero_warn(f"only {total} optimizer steps; the LR schedule is laid out over {MIN_SCHEDULE_STEPS}")
@@ -245,9 +247,9 @@ class Tagger(L.LightningModule):
         if unknown:
             raise ConfigError(f"scheduler.runtime: unknown value {unknown[0]!r}; expected one of {list(values)}")
         try:
-            scheduler = hydra.utils.instantiate(sched_cfg)(optimizer, **{k: values[v] for k, v in runtime.items()})
+            scheduler = hydra.utils.instantiate(fn_cfg)(optimizer, **{k: values[v] for k, v in runtime.items()})
         except Exception as err:  # noqa: BLE001
-            raise ConfigError(f"scheduler ({sched_cfg.get('_target_')}): {_reason(err)}") from None
+            raise ConfigError(f"scheduler.fn ({fn_cfg.get('_target_')}): {_reason(err)}") from None
         if interval not in ("step", "epoch"):
             raise ConfigError(f"scheduler.interval={interval!r}: expected 'step' or 'epoch'")
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}
