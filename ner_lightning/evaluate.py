@@ -7,8 +7,6 @@ and uses the checkpoint's vocabulary, labels and tag scheme, so scores are compa
 from __future__ import annotations
 
 import json
-import pickle
-from pathlib import Path
 from typing import Any
 
 import hydra
@@ -20,30 +18,9 @@ from ner_lightning.cli import check_config, hydra_entry, run_cli
 from ner_lightning.config import config_dir
 from ner_lightning.data.datamodule import NerDataModule
 from ner_lightning.data.vocab import LabelVocab, vocab_from_dict
-from ner_lightning.errors import CheckpointError, ConfigError, NerError
+from ner_lightning.errors import CheckpointError, ConfigError
+from ner_lightning.models.checkpoint import load_checkpoint
 from ner_lightning.models.tagger import Tagger
-
-
-def load_tagger(ckpt_path: str) -> Tagger:
-    """Load a tagger from a checkpoint on the CPU, safely: ``weights_only=True`` never runs pickled code.
-
-    Raises:
-        CheckpointError: naming the file when it is missing, not a checkpoint, unsafe, or not ours.
-    """
-    if not Path(ckpt_path).is_file():
-        raise CheckpointError(f"{ckpt_path}: no such checkpoint (ckpt_path)")
-    try:
-        return Tagger.load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=True)
-    except NerError:
-        raise
-    except pickle.UnpicklingError as err:
-        first = (str(err).strip().splitlines() or ["unpickling failed"])[0]
-        if "weights_only" in str(err) or "Unsupported global" in str(err):
-            first = "refusing to load: it holds pickled objects other than weights (possibly code)"
-        raise CheckpointError(f"{ckpt_path}: not a safe ner_lightning checkpoint ({first})") from None
-    except Exception as err:  # noqa: BLE001 - anything else means the file is not one of our checkpoints
-        first = (str(err).strip().splitlines() or [""])[0][:200]
-        raise CheckpointError(f"{ckpt_path}: not a ner_lightning checkpoint ({type(err).__name__}: {first})") from None
 
 
 def data_overrides(overrides: DictConfig | None) -> dict[str, Any]:
@@ -80,7 +57,7 @@ def datamodule_for(model: Tagger, overrides: DictConfig | None) -> NerDataModule
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Score ``cfg.ckpt_path`` on ``cfg.split``; prints and returns the metrics."""
     check_config(cfg)
-    model = load_tagger(cfg.ckpt_path)
+    model = load_checkpoint(cfg.ckpt_path)
     dm = datamodule_for(model, cfg.get("data"))
     dm.setup()
     if cfg.split not in dm.datasets:
