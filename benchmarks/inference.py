@@ -1,0 +1,201 @@
+"""Inference speed and parity: eager PyTorch vs ONNX Runtime fp32 vs INT8, and the server under load.
+
+On the MSRA official test set (4,631 sentences) for each checkpoint given: sentences/s in batches, p50/p95 latency of
+one 50-character sentence, size on disk, entity F1, sentences whose tags differ from eager. Then the server (the
+fastest backend) at concurrency 1, 8 and 32 on localhost: requests/s, p50/p99 latency, against the batch-mode
+sentences/s of the same backend. The reference (eager PyTorch) is measured in the same run. Last line: JSON.
+
+    python benchmarks/inference.py --ckpt outputs/.../best.ckpt [--ckpt another.ckpt] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def test_split(ckpt: str) -> tuple[list[str], list[list[str]]]:
+    """Texts and gold tags of the checkpoint's test split (its own data config, as evaluate reads it)."""
+    from ner_lightning.evaluate import datamodule_for
+    from ner_lightning.models.checkpoint import load_checkpoint
+
+    dm = datamodule_for(load_checkpoint(ckpt), None)
+    dm.progress = False
+    dm.setup()
+    sents = dm.sentences["test"]
+    return ["".join(s.chars) for s in sents], [s.tags for s in sents]
+
+
+def measure(tagger: Any, texts: list[str], gold: list[list[str]], one: str, reps: int) -> dict[str, Any]:
+    """Throughput in batches of 64, latency of one sentence at batch 1, F1 against gold."""
+    from ner_lightning.metrics import entity_scores
+
+    tagger.predict_tags(texts[:64])  # warm-up
+    start = time.perf_counter()
+    tags = tagger.predict_tags(texts, batch_size=64)
+    elapsed = time.perf_counter() - start
+    for _ in range(10):
+        tagger.predict_tags([one])
+    lat = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        tagger.predict_tags([one])
+        lat.append(1000 * (time.perf_counter() - t0))
+    f1 = entity_scores(gold, [[tagger.labels[i] for i in t] for t in tags], tagger.scheme)["f1"]
+    return {
+        "sentences_per_s": len(texts) / elapsed,
+        "p50_ms": statistics.median(lat),
+        "p95_ms": percentile(lat, 95),
+        "f1": 100 * f1,
+        "_tags": tags,
+    }
+
+
+def bench_model(ckpt: str, threads: int, out_dir: Path, reps: int) -> dict[str, Any]:
+    """Eager, ONNX fp32 and ONNX INT8 rows for one checkpoint."""
+    import torch
+
+    from ner_lightning.inference.onnx_backend import OnnxPredictor
+    from ner_lightning.inference.onnx_export import export_onnx, quantize_int8, write_sidecar
+    from ner_lightning.inference.torch_backend import TorchPredictor
+    from ner_lightning.models.checkpoint import load_checkpoint
+
+    torch.set_num_threads(threads)
+    texts, gold = test_split(ckpt)
+    one = next(t for t in texts if len(t) >= 50)[:50]
+    stem = out_dir / Path(ckpt).stem
+    fp32, int8 = stem.with_suffix(".onnx"), Path(f"{stem}.int8.onnx")
+    model = load_checkpoint(ckpt)
+    export_onnx(model, fp32)
+    write_sidecar(model, fp32, ckpt, {})
+    quantize_int8(fp32, int8)
+    write_sidecar(model, int8, ckpt, {})
+    rows: dict[str, Any] = {}
+    eager = TorchPredictor(load_checkpoint(ckpt), device="cpu")
+    rows["eager"] = {**measure(eager, texts, gold, one, reps), "bytes": Path(ckpt).stat().st_size}
+    for name, path in (("onnx_fp32", fp32), ("onnx_int8", int8)):
+        rows[name] = {
+            **measure(OnnxPredictor(path, threads=threads), texts, gold, one, reps),
+            "bytes": path.stat().st_size,
+        }
+    ref = rows["eager"]["_tags"]
+    for row in rows.values():
+        row["mismatched_sentences"] = sum(a != b for a, b in zip(ref, row.pop("_tags")))
+        row["throughput_x"] = row["sentences_per_s"] / rows["eager"]["sentences_per_s"]
+        row["latency_x"] = rows["eager"]["p50_ms"] / row["p50_ms"]
+        row["f1_drop"] = rows["eager"]["f1"] - row["f1"]
+    encoder = (model.hparams.encoder or {}).get("type", "bilstm")
+    return {
+        "checkpoint": ckpt, "encoder": encoder, "head": (model.hparams.head or {}).get("type"),
+        "params": sum(p.numel() for p in model.parameters()), "sentences": len(texts), "rows": rows,
+        "onnx_int8": str(int8), "texts": texts,
+    }  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def bench_server(model_path: str, texts: list[str], threads: int, requests: int) -> dict[str, Any]:
+    """Requests/s and latency at concurrency 1, 8, 32 (one sentence per request, ``requests`` per level)."""
+    import httpx
+
+    port = free_port()
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    args = [sys.executable, "-m", "ner_lightning.serve", f"ckpt_path={model_path}", f"port={port}", "max_batch_size=32"]
+    if model_path.endswith(".onnx"):
+        args.append(f"threads={threads}")
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    url = f"http://127.0.0.1:{port}"
+    out: dict[str, Any] = {}
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        with httpx.Client(timeout=120, limits=httpx.Limits(max_connections=64)) as client:
+
+            def call(i: int) -> float:
+                t0 = time.perf_counter()
+                reply = client.post(f"{url}/predict", json={"texts": [texts[i % len(texts)]]})
+                reply.raise_for_status()
+                return 1000 * (time.perf_counter() - t0)
+
+            for conc in (1, 8, 32):
+                start = time.perf_counter()
+                with ThreadPoolExecutor(conc) as pool:
+                    lat = list(pool.map(call, range(requests)))
+                elapsed = time.perf_counter() - start
+                out[f"c{conc}"] = {
+                    "requests_per_s": requests / elapsed,
+                    "p50_ms": statistics.median(lat),
+                    "p99_ms": percentile(lat, 99),
+                }
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--ckpt", action="append", required=True, help="a checkpoint (repeat for several)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--reps", type=int, default=200, help="timed single-sentence calls")
+    parser.add_argument("--requests", type=int, default=400, help="requests per concurrency level")
+    parser.add_argument("--out-dir", default="outputs/bench_inference")
+    parser.add_argument("--record", default=None, help="also write the result as JSON here (e.g. results/...)")
+    opts = parser.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", str(opts.threads))
+    out_dir = Path(opts.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    models = [bench_model(c, opts.threads, out_dir, opts.reps) for c in opts.ckpt]
+    print(f"{'model':<34} {'backend':<10} {'sent/s':>8} {'x':>5} {'p50 ms':>7} {'x':>5} {'p95 ms':>7} "
+          f"{'MB':>6} {'F1':>6} {'drop':>5} {'mism':>5}")  # fmt: skip
+    for m in models:
+        for name, r in m["rows"].items():
+            print(
+                f"{Path(m['checkpoint']).name[:34]:<34} {name:<10} {r['sentences_per_s']:>8.1f} "
+                f"{r['throughput_x']:>5.2f} {r['p50_ms']:>7.2f} {r['latency_x']:>5.2f} {r['p95_ms']:>7.2f} "
+                f"{r['bytes'] / 1e6:>6.1f} {r['f1']:>6.2f} {r['f1_drop']:>5.2f} {r['mismatched_sentences']:>5}"
+            )
+    first = models[0]
+    server = bench_server(first["onnx_int8"], first["texts"], opts.threads, opts.requests)
+    batch_rate = first["rows"]["onnx_int8"]["sentences_per_s"]
+    for level, r in server.items():
+        r["vs_batch_mode"] = r["requests_per_s"] / batch_rate
+        print(
+            f"server {level:<4} (ONNX INT8, 1 sentence/request): {r['requests_per_s']:8.1f} req/s, p50 "
+            f"{r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, {100 * r['vs_batch_mode']:.0f}% of batch mode"
+        )
+    result = {
+        "hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, threads={opts.threads}",
+        "models": [{k: v for k, v in m.items() if k != "texts"} for m in models],
+        "server": {"model": first["onnx_int8"], "batch_mode_sentences_per_s": batch_rate, **server},
+    }
+    if opts.record:
+        Path(opts.record).write_text(json.dumps(result, indent=1), encoding="utf-8")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
