@@ -107,3 +107,17 @@ class BucketBatchSampler(Sampler[list[int]]):
         if self.drop_last:
             return sum(k // self.batch_size for k in pools)
         return sum(-(-k // self.batch_size) for k in pools)
+
+
+class LengthSortedSampler(Sampler[int]):
+    """Indices by increasing length (evaluation: batches of similar length carry little padding; the order does not
+    change scores, which are computed over the whole split)."""
+
+    def __init__(self, lengths: Sequence[int]) -> None:
+        self.order = sorted(range(len(lengths)), key=lengths.__getitem__)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.order)
+
+    def __len__(self) -> int:
+        return len(self.order)

@@ -10,7 +10,7 @@ import lightning as L
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from ner_lightning.data.collate import BucketBatchSampler, collate_batch
+from ner_lightning.data.collate import BucketBatchSampler, LengthSortedSampler, collate_batch
 from ner_lightning.data.corpora import corpus_path, dev_slice, split_official
 from ner_lightning.data.prepare import prepare_split, resolve_scheme
 from ner_lightning.data.readers import TOKEN_FORMATS, ReadStats, Sentence, TokenFormat, read_cluener, read_column
@@ -186,7 +186,7 @@ class NerDataModule(L.LightningDataModule):
 
     # ---- loaders -------------------------------------------------------------------------------------------
     def loader(self, name: str, train: bool = False) -> DataLoader:
-        """DataLoader of split `name` (shuffled and optionally bucketed when `train`)."""
+        """DataLoader of split `name`: shuffled (and optionally bucketed) when `train`, else sorted by length."""
         if name not in self.datasets:
             raise DataError(f"split {name!r} is not configured for {type(self).__name__}")
         data = self.datasets[name]
@@ -199,7 +199,10 @@ class NerDataModule(L.LightningDataModule):
             lengths = [len(d["input_ids"]) for d in data]
             sampler = BucketBatchSampler(lengths, self.batch_size, seed=self.seed, epoch_fn=self._loop_epoch)
             return DataLoader(data, batch_sampler=sampler, **common)
-        return DataLoader(data, batch_size=self.batch_size if train else self.eval_batch_size, shuffle=train, **common)
+        if train:
+            return DataLoader(data, batch_size=self.batch_size, shuffle=True, **common)
+        sampler = LengthSortedSampler([len(d["input_ids"]) for d in data])
+        return DataLoader(data, batch_size=self.eval_batch_size, sampler=sampler, **common)
 
     def _loop_epoch(self) -> int | None:
         """The training loop's current epoch (restored on resume), or ``None`` outside a Lightning fit."""

@@ -108,3 +108,16 @@ def test_msra_dev_is_fixed(msra: BioDataModule) -> None:
     again = BioDataModule(corpus="msra", progress=False, max_eval_samples=5)
     again.setup()
     assert [s.line for s in again.sentences["val"]] == [s.line for s in msra.sentences["val"][:5]]
+
+
+def test_evaluation_batches_are_sorted_by_length(mini_corpus: dict[str, Path]) -> None:
+    """Unsorted eval batches carried about 2.6x the padding tokens of sorted ones on MSRA."""
+    dm = BioDataModule(train_path=str(mini_corpus["train"]), test_path=str(mini_corpus["test"]), dev_size=20,
+                       eval_batch_size=8, progress=False)  # fmt: skip
+    dm.setup()
+    batches = list(dm.loader("test"))
+    lengths = [b["lengths"].tolist() for b in batches]
+    flat = [n for batch in lengths for n in batch]
+    assert flat == sorted(flat) and len(flat) == len(dm.datasets["test"])  # every sentence once, by length
+    padded = sum(b["mask"].numel() for b in batches)
+    assert padded / sum(flat) < 1.2
