@@ -10,6 +10,7 @@ in its own worker process, and gives ``/health`` for free. Routes:
   ``POST /render`` turns texts and entities into the same highlighted HTML as ``predict format=html``.
 """
 
+import sys
 from typing import Any
 
 import hydra
@@ -27,8 +28,9 @@ try:
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import HTMLResponse, JSONResponse
     from pydantic import BaseModel
-except ImportError as err:  # pragma: no cover - the serve extra is missing
-    raise SystemExit(f"error: the server needs LitServe: pip install 'ner_lightning[serve]' ({err})") from None
+except ImportError as err:  # pragma: no cover - a broken install
+    print(f"error: the server needs LitServe (pip install litserve): {err}", file=sys.stderr)
+    raise SystemExit(2) from None
 
 
 def check_request(body: Any, max_texts: int, max_chars: int) -> list[str]:
