@@ -78,3 +78,23 @@ def test_dev_only_types_are_counted(tmp_path: Path, capsys: pytest.CaptureFixtur
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["val"]["unknown_type_entities"] == 1 and summary["val"]["entities"] == {"LOC": 1}
     assert "PER" not in out.split("labels")[1].split("\n")[0]  # the label set comes from train only
+
+
+def test_debug_mode_shows_the_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HYDRA_FULL_ERROR=1 (or NER_DEBUG=1): the error is raised with its traceback instead of one line."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    from ner_lightning.data.__main__ import main
+    from ner_lightning.errors import ConfigError
+
+    (tmp_path / "train.txt").write_text("中\tO\n", encoding="utf-8")
+    for var in ("HYDRA_FULL_ERROR", "NER_DEBUG"):
+        monkeypatch.setenv(var, "1")
+        monkeypatch.setattr("sys.argv", ["data", "data=bio", f"data.train_path={tmp_path / 'train.txt'}",
+                                         "data.max_len=0"])  # fmt: skip
+        GlobalHydra.instance().clear()
+        with pytest.raises(Exception, match="data.max_len=0") as info:  # Hydra may wrap it
+            main()
+        assert isinstance(info.value, ConfigError) or isinstance(info.value.__cause__, ConfigError)
+        monkeypatch.delenv(var)
+    GlobalHydra.instance().clear()
