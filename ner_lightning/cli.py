@@ -55,7 +55,13 @@ def hydra_entry(hydra_main: Callable[[], Any]) -> Any:
     set for the call) and they leave as ``error: ...`` with status 2, unless the user asked for tracebacks.
     """
     if debug_mode():
-        return hydra_main()
+        added = "HYDRA_FULL_ERROR" not in os.environ
+        os.environ["HYDRA_FULL_ERROR"] = "1"  # NER_DEBUG=1: Hydra re-raises too (full traceback)
+        try:
+            return hydra_main()
+        finally:
+            if added:
+                os.environ.pop("HYDRA_FULL_ERROR", None)
     os.environ["HYDRA_FULL_ERROR"] = os.environ[_HYDRA_SET_BY_US] = "1"
     try:
         return hydra_main()
