@@ -66,9 +66,19 @@ def export_onnx(model: Tagger, path: str | Path, opset: int = OPSET) -> Path:
 
 def quantize_int8(src: str | Path, dst: str | Path) -> Path:
     """Dynamic INT8 quantization (onnxruntime) of the weights of MatMul/Gemm (Linear) and LSTM nodes."""
+    import logging
+
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm", "LSTM"])
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # its advice to pre-process the model applies to static quantization
+    try:
+        quantize_dynamic(
+            str(src), str(dst), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm", "LSTM"]
+        )
+    finally:
+        root.setLevel(level)
     return Path(dst)
 
 
