@@ -1,9 +1,9 @@
 """Inference speed and parity: eager PyTorch vs ONNX Runtime fp32 vs INT8, and the server under load.
 
 On the MSRA official test set (4,631 sentences) for each checkpoint given: sentences/s in batches, p50/p95 latency of
-one 50-character sentence, size on disk, entity F1, sentences whose tags differ from eager. Then the server (the
-fastest backend) at concurrency 1, 8 and 32 on localhost: requests/s, p50/p99 latency, against the batch-mode
-sentences/s of the same backend. The reference (eager PyTorch) is measured in the same run. Last line: JSON.
+one 50-character sentence, size on disk, entity F1, sentences whose tags differ from eager. Then the server, for the
+first model's eager and INT8 backends, at concurrency 1, 8 and 32 on localhost (client and server share the
+machine): requests/s, p50/p99 latency, against the batch-mode sentences/s of the same backend. The reference (eager PyTorch) is measured in the same run. Last line: JSON.
 
     python benchmarks/inference.py --ckpt outputs/.../best.ckpt [--ckpt another.ckpt] [--threads 1]
 """
@@ -66,7 +66,7 @@ def measure(tagger: Any, texts: list[str], gold: list[list[str]], one: str, reps
     }
 
 
-def bench_model(ckpt: str, threads: int, out_dir: Path, reps: int) -> dict[str, Any]:
+def bench_model(ckpt: str, threads: int, out_dir: Path, reps: int, index: int = 0) -> dict[str, Any]:
     """Eager, ONNX fp32 and ONNX INT8 rows for one checkpoint."""
     import torch
 
@@ -78,7 +78,7 @@ def bench_model(ckpt: str, threads: int, out_dir: Path, reps: int) -> dict[str, 
     torch.set_num_threads(threads)
     texts, gold = test_split(ckpt)
     one = next(t for t in texts if len(t) >= 50)[:50]
-    stem = out_dir / Path(ckpt).stem
+    stem = out_dir / f"{index}_{Path(ckpt).stem}"  # checkpoints of several runs may share a file name
     fp32, int8 = stem.with_suffix(".onnx"), Path(f"{stem}.int8.onnx")
     model = load_checkpoint(ckpt)
     export_onnx(model, fp32)
@@ -168,7 +168,7 @@ def main() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", str(opts.threads))
     out_dir = Path(opts.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    models = [bench_model(c, opts.threads, out_dir, opts.reps) for c in opts.ckpt]
+    models = [bench_model(c, opts.threads, out_dir, opts.reps, i) for i, c in enumerate(opts.ckpt)]
     print(f"{'model':<34} {'backend':<10} {'sent/s':>8} {'x':>5} {'p50 ms':>7} {'x':>5} {'p95 ms':>7} "
           f"{'MB':>6} {'F1':>6} {'drop':>5} {'mism':>5}")  # fmt: skip
     for m in models:
@@ -179,18 +179,21 @@ def main() -> None:
                 f"{r['bytes'] / 1e6:>6.1f} {r['f1']:>6.2f} {r['f1_drop']:>5.2f} {r['mismatched_sentences']:>5}"
             )
     first = models[0]
-    server = bench_server(first["onnx_int8"], first["texts"], opts.threads, opts.requests)
-    batch_rate = first["rows"]["onnx_int8"]["sentences_per_s"]
-    for level, r in server.items():
-        r["vs_batch_mode"] = r["requests_per_s"] / batch_rate
-        print(
-            f"server {level:<4} (ONNX INT8, 1 sentence/request): {r['requests_per_s']:8.1f} req/s, p50 "
-            f"{r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, {100 * r['vs_batch_mode']:.0f}% of batch mode"
-        )
+    servers: dict[str, Any] = {}
+    for backend, path in (("eager", first["checkpoint"]), ("onnx_int8", first["onnx_int8"])):
+        batch_rate = first["rows"][backend]["sentences_per_s"]
+        levels = bench_server(path, first["texts"], opts.threads, opts.requests)
+        for level, r in levels.items():
+            r["vs_batch_mode"] = r["requests_per_s"] / batch_rate
+            print(
+                f"server {backend:<9} {level:<4} (1 sentence/request): {r['requests_per_s']:7.1f} req/s, p50 "
+                f"{r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, {100 * r['vs_batch_mode']:.0f}% of batch mode"
+            )
+        servers[backend] = {"model": path, "batch_mode_sentences_per_s": batch_rate, **levels}
     result = {
         "hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, threads={opts.threads}",
         "models": [{k: v for k, v in m.items() if k != "texts"} for m in models],
-        "server": {"model": first["onnx_int8"], "batch_mode_sentences_per_s": batch_rate, **server},
+        "server": servers,
     }
     if opts.record:
         Path(opts.record).write_text(json.dumps(result, indent=1), encoding="utf-8")

@@ -75,7 +75,11 @@ def quantize_int8(src: str | Path, dst: str | Path) -> Path:
     root.setLevel(logging.ERROR)  # its advice to pre-process the model applies to static quantization
     try:
         quantize_dynamic(
-            str(src), str(dst), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm", "LSTM"]
+            str(src),
+            str(dst),
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["MatMul", "Gemm", "LSTM"],
+            per_channel=True,  # per output channel: a transformer lost 5 F1 points with one scale per tensor
         )
     finally:
         root.setLevel(level)
