@@ -3,7 +3,8 @@
 On the MSRA official test set (4,631 sentences) for each checkpoint given: sentences/s in batches, p50/p95 latency of
 one 50-character sentence, size on disk, entity F1, sentences whose tags differ from eager. Then the server, for the
 first model's eager and INT8 backends, at concurrency 1, 8 and 32 on localhost (client and server share the
-machine): requests/s, p50/p99 latency, against the batch-mode sentences/s of the same backend. The reference (eager PyTorch) is measured in the same run. Last line: JSON.
+machine): requests/s, p50/p99 latency, against the batch-mode sentences/s of the same backend. The reference
+(eager PyTorch) is measured in the same run. Last line: JSON.
 
     python benchmarks/inference.py --ckpt outputs/.../best.ckpt [--ckpt another.ckpt] [--threads 1]
 """
