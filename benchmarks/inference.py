@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import socket
 import statistics
 import subprocess
@@ -123,7 +124,7 @@ def bench_server(model_path: str, texts: list[str], threads: int, requests: int)
     args = [sys.executable, "-m", "ner_lightning.serve", f"ckpt_path={model_path}", f"port={port}", "max_batch_size=32"]
     if model_path.endswith(".onnx"):
         args.append(f"threads={threads}")
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     out: dict[str, Any] = {}
     try:
@@ -151,9 +152,12 @@ def bench_server(model_path: str, texts: list[str], threads: int, requests: int)
                     "p50_ms": statistics.median(lat),
                     "p99_ms": percentile(lat, 99),
                 }
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    finally:  # the server and LitServe's worker processes (their own process group)
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
     return out
 
 

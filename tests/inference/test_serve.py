@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -33,7 +34,7 @@ def server(bilstm_ckpt: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
         proc = subprocess.Popen(
             [sys.executable, "-m", "ner_lightning.serve", f"ckpt_path={bilstm_ckpt}", f"port={port}", "max_texts=4",
              "max_chars=50"],
-            stdout=fh, stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "1"},
+            stdout=fh, stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True,
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
@@ -51,11 +52,20 @@ def server(bilstm_ckpt: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
             pytest.fail(f"server did not come up: {log.read_text()[-3000:]}")
         yield url
     finally:
-        proc.terminate()
+        stop_group(proc)
+
+
+def stop_group(proc: subprocess.Popen) -> None:
+    """Stop the server and the worker processes LitServe started (its own process group)."""
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
         try:
-            proc.wait(timeout=20)
+            os.killpg(proc.pid, sig)
+            proc.wait(timeout=wait)
+            return
+        except ProcessLookupError:
+            return
         except subprocess.TimeoutExpired:
-            proc.kill()
+            continue
 
 
 TEXTS = ["赵阳在中科院工作", "李鹏在上海", ""]
