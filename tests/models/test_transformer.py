@@ -140,7 +140,11 @@ def test_learning_rate_groups_carry_the_configured_rates(tiny_bert: Path, vocab:
 
 
 def test_unloadable_encoder_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub.constants
+
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # the hub reads the variable at import: without this a run without it waits on network timeouts (~20 s)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(
         UserError,
         match=r"cannot load the encoder of model.encoder.pretrained='no-such/model'.*"
