@@ -63,7 +63,6 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     if cfg.split not in dm.datasets:
         raise ConfigError(f"split={cfg.split}: the data has splits {sorted(dm.datasets)}")
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
-    trainer_cfg.pop("matmul_precision", None)
     trainer: L.Trainer = hydra.utils.instantiate(trainer_cfg, logger=False, callbacks=[RunFiles()])
     trainer.test(model, dataloaders=dm.loader(cfg.split))
     metrics = {k.replace("test/", f"{cfg.split}/"): float(v) for k, v in trainer.callback_metrics.items()}

@@ -100,8 +100,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     check_device(cfg)
     L.seed_everything(cfg.seed, workers=True)
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
-    if trainer_cfg.pop("matmul_precision", None):
-        torch.set_float32_matmul_precision(cfg.trainer.matmul_precision)
+    if cfg.get("matmul_precision"):
+        torch.set_float32_matmul_precision(cfg.matmul_precision)
     dm = build_datamodule(cfg)
     dm.setup()
     model = build_model(cfg, dm)
