@@ -51,16 +51,17 @@ def inference_rows(records: list[tuple[str, dict]]) -> list[str]:
 
 def server_rows(records: list[tuple[str, dict]]) -> list[str]:
     rows = [
-        "| record | backend | concurrency | requests/s | p50 ms | p99 ms | % of batch mode |",
-        "|---|---|---|---|---|---|---|",
+        "| record | backend | client | sentence | concurrency | requests/s | p50 ms | p99 ms | % of batch mode |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in records:
         for backend, server in (r.get("server") or {}).items():
             for level in ("c1", "c8", "c32"):
                 x = server[level]
                 rows.append(
-                    f"| {name} | {backend} | {level[1:]} | {x['requests_per_s']:.1f} | {x['p50_ms']:.1f} | "
-                    f"{x['p99_ms']:.1f} | {100 * x['vs_batch_mode']:.0f} |"
+                    f"| {name} | {backend} | {server.get('client', '-')} | {server.get('sentence_chars', '-')} chars "
+                    f"| {level[1:]} | {x['requests_per_s']:.1f} | {x['p50_ms']:.1f} | {x['p99_ms']:.1f} | "
+                    f"{100 * x['vs_batch_mode']:.0f} |"
                 )
     return rows
 
@@ -85,6 +86,8 @@ def main() -> None:
         *inference_rows(records),
         "",
         "## Server (`ner_lightning.serve`, one sentence per request, client on the same machine)",
+        "",
+        "`% of batch mode`: requests/s over the same backend's batch-mode sentences/s on the same sentence.",
         "",
         *server_rows(records),
         "",
