@@ -175,7 +175,7 @@ def bench_server(model_path: str, text: str, threads: int, requests: int) -> dic
                 time.sleep(0.2)
         for conc in (1, 8, 32):
             out[f"c{conc}"] = load(url, text, conc, requests)
-    finally:  # the server and LitServe's worker processes (their own process group)
+    finally:  # the server and anything it started (its own process group)
         os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=15)

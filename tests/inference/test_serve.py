@@ -56,7 +56,7 @@ def server(bilstm_ckpt: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 def stop_group(proc: subprocess.Popen) -> None:
-    """Stop the server and the worker processes LitServe started (its own process group)."""
+    """Stop the server and anything it started (its own process group)."""
     for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
         try:
             os.killpg(proc.pid, sig)
@@ -101,9 +101,14 @@ def test_bad_requests_get_a_4xx_line_and_the_server_keeps_serving(server: str, b
 def test_concurrent_requests_are_all_answered(server: str, bilstm_ckpt: Path) -> None:
     texts = [f"第{i}个人在北京见了李鹏" for i in range(32)]
     expected = load_tagger(bilstm_ckpt).predict(texts)
+    before = httpx.get(f"{server}/health").json()
     with httpx.Client(timeout=60) as client, ThreadPoolExecutor(16) as pool:
         replies = list(pool.map(lambda t: client.post(f"{server}/predict", json={"texts": [t]}), texts))
     assert [r.json()["entities"][0] for r in replies] == expected
+    after = httpx.get(f"{server}/health").json()
+    # requests that arrived together were tagged together: fewer forward passes than requests
+    assert after["requests"] - before["requests"] == 32
+    assert after["batches"] - before["batches"] < 32
 
 
 def test_health_and_page(server: str) -> None:
