@@ -3,8 +3,8 @@
 Built on FastAPI (served by uvicorn) with request batching in the same process: requests wait on an asyncio queue
 and one batcher task hands up to ``max_batch_size`` waiting requests to the model in one forward pass (in a worker
 thread, so the event loop keeps accepting requests). In-process batching avoids the hop to a separate model process
-that LitServe makes (measured here: about 1.3x the requests/s at concurrency 32 and half the latency at
-concurrency 1 on two CPU cores for a 1 ms/sentence INT8 model). Routes:
+that LitServe makes (measured on two CPU cores with a 1 ms/sentence INT8 model: 1.35x the requests/s at
+concurrency 32, 2.6x at concurrency 1; ``results/README.md``). Routes:
 
 - ``POST /predict`` ``{"texts": ["...", ...]}`` -> ``{"entities": [[{type, text, start, end}, ...], ...]}``;
   bad requests get a 4xx with a one-line JSON ``{"detail": "..."}`` and the server keeps serving.
