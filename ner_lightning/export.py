@@ -69,7 +69,7 @@ def export(cfg: DictConfig) -> dict[str, Any]:
     if cfg.format == "onnx-int8":
         quantize_int8(fp32, out)
         fp32.unlink()
-    write_sidecar(model, out, ckpt, {"format_variant": cfg.format})
+    write_sidecar(model, out, ckpt, {"format_variant": cfg.format})  # the parity run loads the model through it
     extra: dict[str, Any] = {"format_variant": cfg.format, "bytes": out.stat().st_size}
     if cfg.parity_split:
         reference = TorchPredictor(load_checkpoint(ckpt), device="cpu")

@@ -82,12 +82,7 @@ def predict(cfg: DictConfig) -> list[list[Any]] | None:
         raise ConfigError(f"format={cfg.format!r}: expected one of {', '.join(FORMATS)}")
     if cfg.text is not None and cfg.input is not None:
         raise ConfigError("text= and input= exclude each other")
-    kwargs: dict[str, Any] = {"batch_size": int(cfg.batch_size)}
-    if str(cfg.ckpt_path).endswith(".onnx"):
-        kwargs["threads"] = cfg.threads
-    else:
-        kwargs["device"] = cfg.device
-    tagger = load_tagger(cfg.ckpt_path, **kwargs)
+    tagger = load_tagger(cfg.ckpt_path, device=cfg.device, threads=cfg.threads, batch_size=int(cfg.batch_size))
     if cfg.text is None and cfg.input is None:
         interactive(tagger)
         return None

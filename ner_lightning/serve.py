@@ -34,20 +34,14 @@ from ner_lightning.inference.page import PAGE
 from ner_lightning.inference.render import colours, marks_html
 
 
-def check_request(body: Any, max_texts: int, max_chars: int) -> list[str]:
-    """The texts of a ``/predict`` body, or ``ValueError`` with a one-line reason."""
-    if not isinstance(body, dict) or "texts" not in body:
-        raise ValueError('expected a JSON object {"texts": ["...", ...]}')
-    texts = body["texts"]
-    if not isinstance(texts, list):
-        raise ValueError(f"texts must be a list of strings, got {type(texts).__name__}")
+def check_request(texts: list[str], max_texts: int, max_chars: int) -> list[str]:
+    """``texts`` of a ``/predict`` body (already a list of strings: pydantic checked the types), or ``ValueError``
+    with a one-line reason when the request is empty or over the configured sizes."""
     if not texts:
         raise ValueError("texts is empty")
     if len(texts) > max_texts:
         raise ValueError(f"too many texts: {len(texts)} > {max_texts} (serve max_texts)")
     for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise ValueError(f"texts[{i}] must be a string, got {type(text).__name__}")
         if len(text) > max_chars:
             raise ValueError(f"texts[{i}] has {len(text)} characters > {max_chars} (serve max_chars)")
     return texts
@@ -141,7 +135,7 @@ def build_app(tagger: Predictor, max_texts: int, max_chars: int, max_batch_size:
     @app.post("/predict")
     async def predict(request: PredictRequest) -> dict[str, Any]:
         try:
-            texts = check_request(request.model_dump(), max_texts, max_chars)
+            texts = check_request(request.texts, max_texts, max_chars)
         except ValueError as err:
             raise HTTPException(status_code=422, detail=str(err)) from None
         return {"entities": await batcher.submit(texts)}
@@ -179,12 +173,7 @@ def serve(cfg: DictConfig) -> None:
     positive_int("max_batch_size", cfg.max_batch_size)
     if float(cfg.batch_timeout) < 0:
         raise ConfigError(f"batch_timeout={cfg.batch_timeout}: expected seconds >= 0")
-    kwargs: dict[str, Any] = {"batch_size": int(cfg.batch_size)}
-    if str(cfg.ckpt_path).endswith(".onnx"):
-        kwargs["threads"] = cfg.threads
-    else:
-        kwargs["device"] = cfg.device
-    tagger = load_tagger(cfg.ckpt_path, **kwargs)
+    tagger = load_tagger(cfg.ckpt_path, device=cfg.device, threads=cfg.threads, batch_size=int(cfg.batch_size))
     app = build_app(tagger, int(cfg.max_texts), int(cfg.max_chars), int(cfg.max_batch_size), float(cfg.batch_timeout))
     print(f"serving {cfg.ckpt_path} on http://{cfg.host}:{cfg.port}/ (POST /predict, GET /health)", flush=True)
     uvicorn.run(app, host=cfg.host, port=int(cfg.port), log_level=cfg.log_level)

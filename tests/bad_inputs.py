@@ -36,7 +36,7 @@ class Case:
 
 
 def _col(name: str, text: str | bytes, expect: str, *extra: str, file: str = "train.txt") -> Case:
-    args = ["data=bio", f"data.train_path={{tmp}}/{file if file == 'train.txt' else 'train.txt'}", "data.dev_size=0"]
+    args = ["data=bio", "data.train_path={tmp}/train.txt", "data.dev_size=0"]
     files: dict[str, str | bytes] = (
         {"train.txt": text} if file == "train.txt" else {"train.txt": GOOD_TRAIN, file: text}
     )

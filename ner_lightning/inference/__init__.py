@@ -13,8 +13,11 @@ from ner_lightning.inference.predictor import Entity, Predictor, entities, merge
 __all__ = ["Entity", "Predictor", "entities", "load_tagger", "merge_windows", "windows"]
 
 
-def load_tagger(path: str | Path, **kwargs: Any) -> Predictor:
-    """A predictor for a checkpoint (PyTorch, ``device=``) or an exported ``.onnx`` model (``threads=``).
+def load_tagger(
+    path: str | Path, device: str | None = None, threads: int | None = None, batch_size: int = 64, **kwargs: Any
+) -> Predictor:
+    """A predictor for a checkpoint (PyTorch on ``device``) or an exported ``.onnx`` model (onnxruntime with
+    ``threads``); each backend ignores the other's option.
 
     Example:
         >>> tagger = load_tagger("outputs/.../checkpoints/last.ckpt")  # doctest: +SKIP
@@ -24,7 +27,7 @@ def load_tagger(path: str | Path, **kwargs: Any) -> Predictor:
     if str(path).endswith(".onnx"):
         from ner_lightning.inference.onnx_backend import OnnxPredictor
 
-        return OnnxPredictor(path, **kwargs)
+        return OnnxPredictor(path, threads=threads, batch_size=batch_size, **kwargs)
     from ner_lightning.inference.torch_backend import TorchPredictor
 
-    return TorchPredictor.load(path, **kwargs)
+    return TorchPredictor.load(path, device=device, batch_size=batch_size, **kwargs)
