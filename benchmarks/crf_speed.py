@@ -1,8 +1,12 @@
-"""CRF speed: ours vs pytorch-crf 0.7.2, measured in the same run on the CPU.
+"""CRF speed: ours vs pytorch-crf 0.7.2 in the settings the shipped configs train with, measured in the same run.
 
 Batch 64, length 64 (right-padded, mixed lengths), 7 tags (MSRA BIO) and 21 tags (CLUENER BIO); NLL
-forward+backward and Viterbi decoding; medians of several repeats after a warm-up. Results are checked equal first.
-The last line is one JSON object with raw times (ms) and the speed-up ratios.
+forward+backward and Viterbi decoding. Settings: ``plain`` (no constraints), ``baseline`` (BiLSTM+CRF: illegal
+scores initialised to -10000, summed loss, constrained decoding), ``optimized`` (the same with a mean loss),
+``bert_crf`` (constrained decoding, mean loss, no -10000 init). pytorch-crf gets the same scores (the constrained
+ones when decoding), results are checked equal first, and ours and the reference alternate call by call (ABAB);
+each figure is a median over repeats, each ratio the median of per-round ratios with its min-max spread.
+One thread by default. The last line is one JSON object with times (ms) and ratios per setting.
 
     python benchmarks/crf_speed.py [--batch 64 --seq 64 --repeats 30 --threads 1]
 """
@@ -11,61 +15,88 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 import torchcrf
 
-from ner_lightning.models.crf import CRF
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import interleaved, median_ms, ratio  # noqa: E402
+
+from ner_lightning.models.crf import CRF, allowed_transitions  # noqa: E402
+
+# setting -> (constraints, init_illegal, reduction)
+SETTINGS = {
+    "plain": (False, False, "sum"),
+    "baseline": (True, True, "sum"),
+    "optimized": (True, True, "mean"),
+    "bert_crf": (True, False, "mean"),
+}
+TYPES = ["LOC", "ORG", "PER", "ADDRESS", "BOOK", "COMPANY", "GAME", "GOV", "MOVIE", "NAME"]
 
 
-def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 3) -> float:
-    """Median wall time of ``fn`` in milliseconds."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+def bio_labels(k: int) -> list[str]:
+    """``O`` plus B-/I- tags of ``(k - 1) // 2`` entity types."""
+    return ["O"] + [f"{p}-{t}" for t in TYPES[: (k - 1) // 2] for p in ("B", "I")]
 
 
-def bench(batch: int, seq: int, k: int, repeats: int) -> dict[str, float]:
-    """Time NLL forward+backward and decoding for ``k`` tags; assert both implementations agree."""
+def reference(ours: CRF, constrained: bool) -> torchcrf.CRF:
+    """pytorch-crf holding our scores (with illegal moves at -10000 when ``constrained``)."""
+    ref = torchcrf.CRF(ours.num_tags, batch_first=True)
+    start, end, trans = ours.scores(constrained)
+    with torch.no_grad():
+        ref.start_transitions.copy_(start)
+        ref.end_transitions.copy_(end)
+        ref.transitions.copy_(trans)
+    return ref
+
+
+def bench(batch: int, seq: int, k: int, setting: str, repeats: int) -> dict[str, float | list[float]]:
+    """Time NLL fwd+bwd and decoding for one setting; assert both implementations agree first."""
+    constrained, init_illegal, reduction = SETTINGS[setting]
     g = torch.Generator().manual_seed(k)
     torch.manual_seed(k)  # the CRFs' initial scores
-    ours, ref = CRF(k), torchcrf.CRF(k, batch_first=True)
-    ref.load_state_dict({n: p for n, p in ours.state_dict().items() if not n.startswith("allowed")})
+    labels = bio_labels(k)
+    constraints = allowed_transitions("BIO", labels) if constrained else None
+    ours = CRF(k, constraints=constraints, init_illegal=init_illegal)
+    ref_nll, ref_decode = reference(ours, False), reference(ours, True)
     emissions = torch.randn(batch, seq, k, generator=g, requires_grad=True)
     tags = torch.randint(k, (batch, seq), generator=g)
     lengths = torch.randint(seq // 2, seq + 1, (batch,), generator=g)
     lengths[0] = seq
     mask = torch.arange(seq) < lengths.unsqueeze(1)
-    mask_u8 = mask.to(torch.uint8)  # pytorch-crf 0.7.2 wants uint8 / bool; bool avoids its deprecation warning
 
-    nll_ours = ours(emissions, tags, mask, reduction="sum")
-    nll_ref = -ref(emissions, tags, mask, reduction="sum")
-    assert torch.allclose(nll_ours, nll_ref, rtol=1e-5, atol=1e-3), (float(nll_ours), float(nll_ref))
+    nll_ours = ours(emissions, tags, mask, reduction=reduction)
+    nll_ref = -ref_nll(emissions, tags, mask, reduction=reduction)
+    assert torch.allclose(nll_ours, nll_ref, rtol=1e-5, atol=1e-3), (setting, float(nll_ours), float(nll_ref))
     decoded, lens = ours.decode(emissions, mask)
-    assert CRF.to_lists(decoded, lens) == ref.decode(emissions, mask), "decodes differ"
-    del mask_u8
+    assert CRF.to_lists(decoded, lens) == ref_decode.decode(emissions, mask), f"{setting}: decodes differ"
 
     def nll(crf: torch.nn.Module, sign: float) -> Callable[[], None]:
         def run() -> None:
             emissions.grad = None
             crf.zero_grad(set_to_none=True)
-            (sign * crf(emissions, tags, mask, reduction="sum")).backward()
+            (sign * crf(emissions, tags, mask, reduction=reduction)).backward()
 
         return run
 
+    nll_t = interleaved({"ours": nll(ours, 1.0), "ref": nll(ref_nll, -1.0)}, repeats)
+    dec_t = interleaved(
+        {"ours": lambda: ours.decode(emissions, mask), "ref": lambda: ref_decode.decode(emissions, mask)}, repeats
+    )
+    nll_r, dec_r = ratio(nll_t["ref"], nll_t["ours"]), ratio(dec_t["ref"], dec_t["ours"])
+    key = f"{setting}_k{k}"
     return {
-        f"nll_ours_ms_k{k}": median_ms(nll(ours, 1.0), repeats),
-        f"nll_ref_ms_k{k}": median_ms(nll(ref, -1.0), repeats),
-        f"decode_ours_ms_k{k}": median_ms(lambda: ours.decode(emissions, mask), repeats),
-        f"decode_ref_ms_k{k}": median_ms(lambda: ref.decode(emissions, mask), repeats),
+        f"nll_ours_ms_{key}": median_ms(nll_t["ours"]),
+        f"nll_ref_ms_{key}": median_ms(nll_t["ref"]),
+        f"decode_ours_ms_{key}": median_ms(dec_t["ours"]),
+        f"decode_ref_ms_{key}": median_ms(dec_t["ref"]),
+        f"nll_speedup_{key}": nll_r["median"],
+        f"nll_speedup_{key}_spread": [nll_r["min"], nll_r["max"]],
+        f"decode_speedup_{key}": dec_r["median"],
+        f"decode_speedup_{key}_spread": [dec_r["min"], dec_r["max"]],
     }
 
 
@@ -74,23 +105,30 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--seq", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave the default)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    result: dict[str, float] = {"batch": args.batch, "seq": args.seq, "threads": torch.get_num_threads()}
-    for k in (7, 21):
-        times = bench(args.batch, args.seq, k, args.repeats)
-        result.update(times)
-        result[f"nll_speedup_k{k}"] = round(times[f"nll_ref_ms_k{k}"] / times[f"nll_ours_ms_k{k}"], 2)
-        result[f"decode_speedup_k{k}"] = round(times[f"decode_ref_ms_k{k}"] / times[f"decode_ours_ms_k{k}"], 2)
-        print(
-            f"k={k:>2}: NLL fwd+bwd ours {times[f'nll_ours_ms_k{k}']:.2f} ms vs pytorch-crf "
-            f"{times[f'nll_ref_ms_k{k}']:.2f} ms ({result[f'nll_speedup_k{k}']}x); decode ours "
-            f"{times[f'decode_ours_ms_k{k}']:.2f} ms vs {times[f'decode_ref_ms_k{k}']:.2f} ms "
-            f"({result[f'decode_speedup_k{k}']}x)"
-        )
-    print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}))
+    torch.set_num_threads(args.threads)
+    result: dict[str, object] = {"batch": args.batch, "seq": args.seq, "threads": args.threads}
+    targets = {"nll": {7: 2.0, 21: 2.0}, "decode": {7: 5.0, 21: 3.0}}
+    met = True
+    for setting in args.settings:
+        for k in (7, 21):
+            r = bench(args.batch, args.seq, k, setting, args.repeats)
+            result.update(r)
+            key = f"{setting}_k{k}"
+            ok = all(r[f"{kind}_speedup_{key}"] >= targets[kind][k] for kind in targets)
+            met &= ok
+            print(
+                f"{setting:>9} k={k:>2}: NLL fwd+bwd {r[f'nll_ours_ms_{key}']:.2f} ms vs pytorch-crf "
+                f"{r[f'nll_ref_ms_{key}']:.2f} ms ({r[f'nll_speedup_{key}']}x, rounds "
+                f"{r[f'nll_speedup_{key}_spread'][0]}-{r[f'nll_speedup_{key}_spread'][1]}); decode "
+                f"{r[f'decode_ours_ms_{key}']:.2f} vs {r[f'decode_ref_ms_{key}']:.2f} ms "
+                f"({r[f'decode_speedup_{key}']}x){'' if ok else '  BELOW TARGET'}",
+                flush=True,
+            )
+    result["targets_met"] = met
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,14 @@
-"""Training throughput (sentences/s on this CPU) of the BiLSTM+CRF recipes, with our CRF and with pytorch-crf.
+"""Training throughput of the BiLSTM+CRF recipes on this CPU: the unpacked BiLSTM (CPU default) vs the packed one.
 
-Same run, same batches (real MSRA training sentences, batch 64, length-bucketed), same model weights: for
-``experiment=baseline`` and ``experiment=optimized`` it times full optimizer steps (forward, CRF loss, backward,
-step) with our CRF and with ``pytorch-crf`` 0.7.2 swapped in, and Viterbi decoding of the same batches. The last
-line is one JSON object.
+Same run, same weights, same real MSRA training batches, same optimizer. The batches are one epoch's
+length-bucketed training batches (as in training) picked at evenly spaced quantiles of their padded length, so
+their mix of short and long batches is the epoch's (the packed LSTM's cost grows with the square of the length; a
+few random batches would misstate it). each round times one full training step (forward, CRF loss,
+backward, Adam step) per batch with the packed LSTM and with the unpacked one, alternating batch by batch (ABAB), so
+load on a shared machine hits both alike. Reports the median over rounds of sentences/s and of the speed-up, with the
+spread (min-max of the per-round ratios). Outputs are checked equal first. The last line is one JSON object.
 
-    python benchmarks/train_speed.py [--steps 20 --batches-from 2000 --threads 0]
+    python benchmarks/train_speed.py [--threads 1 --batches 12 --rounds 3 --recipes baseline optimized]
 """
 
 from __future__ import annotations
@@ -13,110 +16,111 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import statistics
+import sys
 import time
-from collections.abc import Callable
+from pathlib import Path
 
 import torch
-import torchcrf
 from hydra import compose, initialize_config_dir
-from torch import Tensor, nn
 
-from ner_lightning.config import config_dir
-from ner_lightning.data.datamodule import BioDataModule
-from ner_lightning.train import build_model
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import ratio  # noqa: E402
 
-
-class TorchCRFAdapter(nn.Module):
-    """pytorch-crf behind our CRF's interface (NLL with a reduction, padded decode)."""
-
-    def __init__(self, ours: nn.Module) -> None:
-        super().__init__()
-        self.crf = torchcrf.CRF(ours.num_tags, batch_first=True)
-        self.crf.load_state_dict({k: v for k, v in ours.state_dict().items() if not k.startswith("allowed")})
-
-    def forward(self, emissions: Tensor, tags: Tensor, mask: Tensor, reduction: str = "mean") -> Tensor:
-        tags = tags.masked_fill(~mask, 0)
-        if reduction == "token_mean":
-            return -self.crf(emissions, tags, mask, reduction="sum") / mask.sum()
-        return -self.crf(emissions, tags, mask, reduction=reduction)
-
-    def decode(self, emissions: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        paths = self.crf.decode(emissions, mask)
-        out = torch.zeros(mask.shape, dtype=torch.long)
-        for i, p in enumerate(paths):
-            out[i, : len(p)] = torch.tensor(p)
-        return out, mask.sum(1)
+from ner_lightning.config import config_dir  # noqa: E402
+from ner_lightning.data.datamodule import BioDataModule  # noqa: E402
+from ner_lightning.train import build_model  # noqa: E402
 
 
-def timed(fn: Callable[[], None], steps: int) -> float:
-    """Seconds for ``steps`` calls after two warm-up calls."""
-    for _ in range(2):
-        fn()
-    start = time.perf_counter()
-    for _ in range(steps):
-        fn()
-    return time.perf_counter() - start
+def recipe_batches(experiment: str, sentences: int | None, batches: int) -> tuple[object, object, list[dict]]:
+    """The recipe's config, datamodule and ``batches`` of one epoch's training batches at evenly spaced quantiles
+    of padded length (seed 0)."""
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        cfg = compose(
+            "config",
+            overrides=[
+                f"experiment={experiment}",
+                "data.progress=false",
+                f"data.max_train_samples={sentences or 'null'}",
+                "data.max_eval_samples=64",
+                "paths.output_dir=outputs/benchmarks",
+            ],
+        )
+    dm = BioDataModule(**{k: v for k, v in cfg.data.items() if k != "_target_"})
+    dm.setup()
+    torch.manual_seed(0)
+    epoch = sorted(dm.train_dataloader(), key=lambda b: int(b["mask"].size(1)))
+    if batches <= 0:
+        return cfg, dm, []
+    picks = [round((i + 0.5) * len(epoch) / batches - 0.5) for i in range(batches)]
+    return cfg, dm, [epoch[i] for i in picks]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--batches-from", type=int, default=2000, help="training sentences to draw batches from")
-    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--batches", type=int, default=12, help="training batches per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sentences", type=int, default=None, help="first MSRA training sentences (default: all)")
+    parser.add_argument("--recipes", nargs="+", default=["baseline", "optimized"])
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    result: dict[str, float | int] = {"threads": torch.get_num_threads(), "batch": 64, "steps": args.steps}
-    for experiment in ("baseline", "optimized"):
-        with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-            cfg = compose(
-                "config",
-                overrides=[
-                    f"experiment={experiment}",
-                    "data.progress=false",
-                    f"data.max_train_samples={args.batches_from}",
-                    "data.max_eval_samples=64",
-                    "paths.output_dir=outputs/benchmarks",
-                ],
-            )
-        dm = BioDataModule(**{k: v for k, v in cfg.data.items() if k != "_target_"})
-        dm.setup()
-        batches = [b for _, b in zip(range(args.steps), dm.train_dataloader())]
-        sentences = sum(b["mask"].size(0) for b in batches)
+    torch.set_num_threads(args.threads)
+    result: dict[str, object] = {"threads": args.threads, "batches": args.batches, "rounds": args.rounds}
+    for experiment in args.recipes:
+        cfg, dm, batches = recipe_batches(experiment, args.sentences, args.batches)
+        sentences = sum(int(b["mask"].size(0)) for b in batches)
+        lengths = [int(b["mask"].size(1)) for b in batches]
         torch.manual_seed(0)
-        ours = build_model(cfg, dm)
-        variants = {"ours": ours, "pytorch_crf": copy.deepcopy(ours)}
-        variants["pytorch_crf"].head.crf = TorchCRFAdapter(ours.head.crf)
-        for name, model in variants.items():
+        packed = build_model(cfg, dm)
+        packed.encoder.impl = "packed"
+        unpacked = copy.deepcopy(packed)
+        unpacked.encoder.impl = "unpacked"
+        models = {"packed": packed, "unpacked": unpacked}
+        with torch.no_grad():  # same numbers first (eval mode: no dropout)
+            outs = [m.eval().encoder(batches[0]["input_ids"], batches[0]["mask"]) for m in models.values()]
+            assert torch.allclose(outs[0], outs[1], atol=1e-5), "packed and unpacked outputs differ"
+        optims = {name: torch.optim.Adam(m.parameters(), lr=1e-4) for name, m in models.items()}
+
+        def step(name: str, batch: dict, models: dict = models, optims: dict = optims) -> float:
+            model, opt = models[name], optims[name]
             model.train()
-            opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-            it = iter(batches * 3)
+            t0 = time.perf_counter()
+            hidden = model.encoder(batch["input_ids"], batch["mask"])
+            loss = model.head.loss(hidden, batch["mask"], batch["labels"])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return time.perf_counter() - t0
 
-            def step(model: nn.Module = model, opt: torch.optim.Optimizer = opt, it=it) -> None:  # noqa: ANN001
-                batch = next(it)
-                loss = model.head.loss(model.encoder(batch["input_ids"], batch["mask"]), batch["mask"], batch["labels"])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-
-            train_s = timed(step, len(batches) - 2)
-            model.eval()
-            with torch.no_grad():
-                hidden = [(model.head.proj(model.encoder(b["input_ids"], b["mask"])), b["mask"]) for b in batches]
-            feed = iter(hidden * 3)
-            decode_s = timed(lambda f=feed, m=model: m.head.crf.decode(*next(f)), len(batches) - 2)
-            n = sentences * (len(batches) - 2) / len(batches)
-            result[f"{experiment}_{name}_train_sents_per_s"] = round(n / train_s, 1)
-            result[f"{experiment}_{name}_decode_sents_per_s"] = round(n / decode_s, 1)
-        for kind in ("train", "decode"):
-            ratio = (
-                result[f"{experiment}_ours_{kind}_sents_per_s"] / result[f"{experiment}_pytorch_crf_{kind}_sents_per_s"]
+        for name in models:  # warm-up
+            step(name, batches[0])
+        totals: dict[str, list[float]] = {name: [] for name in models}
+        for r in range(args.rounds):
+            spent = dict.fromkeys(models, 0.0)
+            for i, batch in enumerate(batches):
+                order = list(models) if (r + i) % 2 == 0 else list(models)[::-1]
+                for name in order:
+                    spent[name] += step(name, batch)
+            for name in models:
+                totals[name].append(spent[name])
+            print(
+                f"{experiment} round {r + 1}/{args.rounds}: packed {sentences / spent['packed']:.1f} sents/s, "
+                f"unpacked {sentences / spent['unpacked']:.1f} sents/s",
+                flush=True,
             )
-            result[f"{experiment}_{kind}_speedup"] = round(ratio, 2)
+        speed = ratio(totals["packed"], totals["unpacked"])
+        for name in models:
+            result[f"{experiment}_{name}_train_sents_per_s"] = round(sentences / statistics.median(totals[name]), 1)
+        result[f"train_speedup_{experiment}"] = speed["median"]
+        result[f"train_speedup_{experiment}_spread"] = [speed["min"], speed["max"]]
+        result[f"{experiment}_batch_lengths"] = [min(lengths), round(statistics.mean(lengths), 1), max(lengths)]
         print(
-            f"{experiment}: train {result[f'{experiment}_ours_train_sents_per_s']} sents/s with our CRF vs "
-            f"{result[f'{experiment}_pytorch_crf_train_sents_per_s']} with pytorch-crf "
-            f"({result[f'{experiment}_train_speedup']}x); CRF decode {result[f'{experiment}_decode_speedup']}x"
+            f"{experiment}: unpacked {result[f'{experiment}_unpacked_train_sents_per_s']} sents/s vs packed "
+            f"{result[f'{experiment}_packed_train_sents_per_s']} ({speed['median']}x, rounds "
+            f"{speed['min']}-{speed['max']}x; {len(batches)} batches at length quantiles of one epoch, "
+            f"{sentences} sentences, padded length min/mean/max {result[f'{experiment}_batch_lengths']}, "
+            f"{args.threads} thread(s))",
+            flush=True,
         )
     print(json.dumps(result))
 

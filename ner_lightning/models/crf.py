@@ -20,12 +20,14 @@ import torch
 from torch import Tensor, nn
 
 from ner_lightning.models.constraints import allowed_transitions
+from ner_lightning.models.viterbi import viterbi_numpy, viterbi_torch
 
 __all__ = ["CRF", "ILLEGAL_SCORE", "allowed_transitions"]
 
 Reduction = Literal["none", "sum", "mean", "token_mean"]
 
 ILLEGAL_SCORE = -10000.0  # "-inf" that stays finite (seed 000 §4.2 uses -10000)
+_DEAD = ILLEGAL_SCORE / 2  # messages this far below a step's max come only through illegal moves
 
 
 def _compute_dtype(emissions: Tensor) -> torch.dtype:
@@ -39,11 +41,19 @@ def _safe_spread(dtype: torch.dtype) -> float:
 
 
 def _too_wide(messages: Tensor, mask: Tensor) -> bool:
-    """True when, at some real step, a finite message lies so far below the step's max that the fast product could
-    lose it; then the exact log-sum-exp recursion is used instead."""
+    """True when, at some real step, a live message lies so far below the step's max that the fast product could
+    lose it; then the exact log-sum-exp recursion is used instead.
+
+    Entries at least ``-ILLEGAL_SCORE / 2`` below the step's max are *dead*: they are reached only through an illegal
+    move (start, transition or end scored :data:`ILLEGAL_SCORE`), weigh ``exp(-5000)`` or less against the live
+    paths (zero in float32 and float64 alike), and contribute exactly nothing to the sum either way; they must not
+    push the constrained configurations (``init_illegal``, constrained training) off the fast path.
+    """
     finite = torch.isfinite(messages)
-    low = messages.masked_fill(~finite, float("inf")).amin(dim=2)
-    gap = (messages.amax(dim=2) - low).masked_fill(~mask, 0.0)
+    top = messages.amax(dim=2, keepdim=True)
+    live = finite & (messages > top + _DEAD)
+    low = messages.masked_fill(~live, float("inf")).amin(dim=2)
+    gap = (top.squeeze(2) - low).masked_fill(~mask, 0.0)
     return bool((gap > _safe_spread(messages.dtype)).any())
 
 
@@ -89,6 +99,41 @@ def _betas(emissions: Tensor, mask: Tensor, end: Tensor, trans: Tensor, exact: b
     return torch.stack(betas[::-1], dim=1)
 
 
+def _transition_grad_pairwise(prev: Tensor, nxt: Tensor, trans: Tensor, mask: Tensor, weight: Tensor) -> Tensor:
+    """``sum_{b,t} weight[b,t] * p(y_{t-1}=i, y_t=j)`` through the ``(batch, seq-1, tags, tags)`` pairwise marginals
+    computed in log space (exact whatever the score ranges)."""
+    # shape: (batch, seq-1, tags, tags), built in place
+    pair = prev.unsqueeze(3) + nxt.unsqueeze(2)
+    pair += trans
+    pair.masked_fill_(~mask[:, :, None, None], float("-inf"))  # padding: no pair, and no inf * 0
+    pair.exp_()
+    return torch.einsum("btij,bt->ij", pair, weight)
+
+
+def _transition_grad_factorised(
+    prev: Tensor, nxt: Tensor, trans: Tensor, mask: Tensor, weight: Tensor
+) -> Tensor | None:
+    """The same sum without the 4-d tensor: ``p(i, j) = u_i M_ij v_j / s`` with ``u = exp(prev - max)``,
+    ``v = exp(nxt - max)``, ``M = exp(trans - max)`` and ``s = u M v`` (each step's pair marginals sum to 1), so the
+    sum over steps is one ``(tags, batch*seq) @ (batch*seq, tags)`` product. Exponentials of illegal (-10000) and
+    other dead scores are exact zeros here and cost nothing (the 4-d version spent most of its time in ``exp`` on
+    such underflowing values). Returns ``None`` when some real step's ``s`` is too small to trust (far-apart
+    scores); the caller then uses the pairwise version.
+    """
+    u = torch.exp(prev - prev.amax(dim=2, keepdim=True))
+    v = torch.exp(nxt - nxt.amax(dim=2, keepdim=True))
+    m = torch.exp(trans - trans.max())
+    # shape: (batch, seq-1): sum over (i, j) of u_i M_ij v_j
+    s = ((u @ m) * v).sum(dim=2)
+    tiny = 1e-200 if s.dtype == torch.float64 else 1e-20
+    if bool(((s <= tiny) & mask).any()):
+        return None
+    w = weight / torch.where(mask, s, torch.ones_like(s))
+    k = u.size(2)
+    # shape: (tags, batch*(seq-1)) @ (batch*(seq-1), tags)
+    return m * ((u * w.unsqueeze(2)).reshape(-1, k).t() @ v.reshape(-1, k))
+
+
 class _LogPartition(torch.autograd.Function):
     """``log Z`` per sequence; backward returns the exact marginals (forward–backward algorithm).
 
@@ -127,13 +172,12 @@ class _LogPartition(torch.autograd.Function):
         lengths = mask.sum(1)
         last = alphas.gather(1, (lengths - 1).view(batch, 1, 1).expand(batch, 1, k)).squeeze(1)
         grad_end = (torch.exp(last + end - log_z.unsqueeze(1)) * grad_log_z.unsqueeze(1)).sum(0)
-        # shape: (batch, seq-1, tags, tags): pairwise marginals p(y_{t-1} = i, y_t = j), built in place
-        pair = alphas[:, :-1].unsqueeze(3) + (emissions[:, 1:] + betas[:, 1:] - norm_z).unsqueeze(2)
-        pair += trans
-        pair.masked_fill_(~mask[:, 1:, None, None], float("-inf"))  # padding: no pair, and no inf * 0
-        pair.exp_()
         weight = maskf[:, 1:] * grad_log_z.unsqueeze(1)
-        grad_trans = torch.einsum("btij,bt->ij", pair, weight)
+        # shape: (batch, seq-1, tags) each: log p(prefix ending in i), log p(j and the suffix) - log Z
+        prev, nxt = alphas[:, :-1], emissions[:, 1:] + betas[:, 1:] - norm_z
+        grad_trans = None if ctx.exact else _transition_grad_factorised(prev, nxt, trans, mask[:, 1:], weight)
+        if grad_trans is None:
+            grad_trans = _transition_grad_pairwise(prev, nxt, trans, mask[:, 1:], weight)
         return grad_emissions, None, grad_start, grad_end, grad_trans
 
 
@@ -297,36 +341,11 @@ class CRF(nn.Module):
         mask = self._validate(emissions, mask)
         emissions = emissions.to(_compute_dtype(emissions))
         start, end, trans = self.scores(True, emissions.dtype)
-        batch, seq, k = emissions.shape
-        # shape: (batch, tags)
-        lengths = mask.sum(1)
-        trans_t = trans.t().contiguous()  # (to, from): the max runs over the contiguous last dimension
-        emit = emissions.unbind(1)
-        # shape: (batch, tags)
-        score = start + emit[0]
-        scores, history = [score], []
-        for t in range(1, seq):
-            # shape: (batch, to, from) -> best previous tag per current tag; padded steps are fixed up after the
-            # loop. Adding the emission after the max keeps pytorch-crf's rounding, hence identical decodes.
-            best, idx = (score.unsqueeze(1) + trans_t).max(dim=2)
-            score = best + emit[t]
-            scores.append(score)
-            history.append(idx)
-        # shape: (batch, tags): the score at each sequence's own last position
-        final = torch.stack(scores, dim=1).gather(1, (lengths - 1).view(batch, 1, 1).expand(batch, 1, k)).squeeze(1)
-        # shape: (batch, 1)
-        cur = (final + end).argmax(dim=1, keepdim=True)
-        if seq == 1:
-            return cur.masked_fill(~mask, pad_value), lengths
-        # back-pointers at padded steps become the identity, so every sequence backtracks from position seq - 1
-        identity = torch.arange(k, device=emissions.device).expand(batch, k)
-        pointers = torch.where(mask[:, 1:].t().unsqueeze(2), torch.stack(history), identity).unbind(0)
-        out = [cur]
-        for t in range(seq - 2, -1, -1):
-            cur = pointers[t].gather(1, cur)
-            out.append(cur)
-        tags = torch.cat(out[::-1], dim=1).masked_fill(~mask, pad_value)
-        return tags, lengths
+        if emissions.is_cuda or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+            tags = viterbi_torch(emissions, mask, start, end, trans)
+        else:  # CPU: the same float operations in numpy, a few times faster per step than torch's small ops
+            tags = viterbi_numpy(emissions, mask, start, end, trans)
+        return tags.masked_fill(~mask, pad_value), mask.sum(1)
 
     @staticmethod
     def to_lists(tags: Tensor, lengths: Tensor) -> list[list[int]]:

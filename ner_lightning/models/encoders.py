@@ -11,6 +11,7 @@ from typing import Literal
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ner_lightning.errors import ConfigError
@@ -30,6 +31,11 @@ class BiLSTMEncoder(nn.Module):
         embeddings: optional ``(vocab_size, dim)`` tensor to start the embedding from (fine-tuned); when ``dim``
             differs from ``embedding_dim`` a learned linear projection maps it to ``embedding_dim``.
         source_dim: the ``dim`` of such a table when rebuilding from a checkpoint (the table itself is in the weights).
+        impl: how the LSTM meets padding. ``packed`` packs the batch (cuDNN's fast path on GPU; on CPU its backward
+            costs grow with the square of the length); ``unpacked`` runs each direction over the padded batch and
+            reverses every sentence within its own length for the backward direction, so padding never enters a
+            real state (same numbers, 1.1-2x faster on CPU); ``auto`` picks ``packed`` on CUDA, ``unpacked`` else.
+            The weights are the same ``nn.LSTM`` parameters either way.
     """
 
     def __init__(
@@ -42,8 +48,12 @@ class BiLSTMEncoder(nn.Module):
         init: Literal["default", "seed000"] = "default",
         embeddings: Tensor | None = None,
         source_dim: int | None = None,
+        impl: Literal["auto", "packed", "unpacked"] = "auto",
     ) -> None:
         super().__init__()
+        if impl not in ("auto", "packed", "unpacked"):
+            raise ConfigError(f"model.encoder.impl={impl!r}: expected 'auto', 'packed' or 'unpacked'")
+        self.impl = impl
         self.source_dim = int(embeddings.shape[1]) if embeddings is not None else source_dim
         table_dim = self.source_dim or embedding_dim
         self.embedding = nn.Embedding(vocab_size, table_dim, padding_idx=0)
@@ -92,12 +102,46 @@ class BiLSTMEncoder(nn.Module):
         """
         # shape: (batch, seq, embedding_dim)
         x = self.dropout(self.project(self.embedding(input_ids)))
+        packed = self.impl == "packed" or (self.impl == "auto" and x.is_cuda)
+        # shape: (batch, seq, 2 * hidden)
+        out = self._packed(x, mask) if packed else self._unpacked(x, mask)
+        return self.dropout(out)
+
+    def _packed(self, x: Tensor, mask: Tensor) -> Tensor:
+        """``(batch, seq, dim)`` -> ``(batch, seq, 2 * hidden)`` through a packed sequence (zeros on padding)."""
         lengths = mask.sum(1).cpu()
         packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
         out, _ = self.lstm(packed)
-        # shape: (batch, seq, 2 * hidden)
-        out, _ = pad_packed_sequence(out, batch_first=True, total_length=input_ids.size(1))
-        return self.dropout(out)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.size(1))
+        return out
+
+    def _unpacked(self, x: Tensor, mask: Tensor) -> Tensor:
+        """``(batch, seq, dim)`` -> ``(batch, seq, 2 * hidden)`` on the padded batch, exact on real positions.
+
+        Right padding never reaches a real forward state (it comes after); for the backward direction each sentence
+        is reversed within its own length (padding stays at the end), run forwards, and reversed back.
+        """
+        batch, seq, _ = x.shape
+        lstm = self.lstm
+        positions = torch.arange(seq, device=x.device).unsqueeze(0)
+        lengths = mask.sum(1, keepdim=True)
+        # shape: (batch, seq): position t of the reversed sentence reads position len-1-t; padding stays in place
+        reverse = torch.where(mask, lengths - 1 - positions, positions).unsqueeze(2)
+        h0 = x.new_zeros(1, batch, lstm.hidden_size)
+        out = x
+        for layer in range(lstm.num_layers):
+            if layer:
+                out = F.dropout(out, lstm.dropout, self.training)
+            names = (f"weight_ih_l{layer}", f"weight_hh_l{layer}", f"bias_ih_l{layer}", f"bias_hh_l{layer}")
+            fwd_w = [getattr(lstm, n) for n in names]
+            bwd_w = [getattr(lstm, n + "_reverse") for n in names]
+            # shape: (batch, seq, hidden) each
+            fwd, _, _ = torch.lstm(out, (h0, h0), fwd_w, True, 1, 0.0, self.training, False, True)
+            flipped = out.gather(1, reverse.expand(-1, -1, out.size(2)))
+            bwd, _, _ = torch.lstm(flipped, (h0, h0), bwd_w, True, 1, 0.0, self.training, False, True)
+            bwd = bwd.gather(1, reverse.expand(-1, -1, bwd.size(2)))
+            out = torch.cat([fwd, bwd], dim=2)
+        return out * mask.unsqueeze(2).to(out.dtype)
 
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         """Parameters by learning-rate group."""

@@ -308,3 +308,105 @@ def test_decode_exports_to_onnx_and_matches_eager() -> None:
     tags, lengths = session.run(None, {"emissions": emissions.numpy(), "mask": mask.numpy()})
     want_tags, want_lengths = crf.decode(emissions, mask)
     assert np.array_equal(tags, want_tags.numpy()) and np.array_equal(lengths, want_lengths.numpy())
+
+
+MSRA_BIO = ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
+
+
+@pytest.mark.parametrize("setting", ["init_illegal", "constrained_training"])
+def test_illegal_scores_keep_the_fast_path_and_equal_brute_force(setting: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scores at -10000 (the baseline's init_illegal, or constrained training) add exactly nothing to the sum: they
+    must not send the log-partition to its slow exact recursion, and the NLL and its gradients stay exact."""
+    import ner_lightning.models.crf as crf_module
+
+    constraints = allowed_transitions("BIO", MSRA_BIO)
+    kwargs = {"init_illegal": True} if setting == "init_illegal" else {"constrain_training": True}
+    crf = _crf(7, seed=3, constraints=constraints, **kwargs)
+    if setting == "init_illegal":  # _crf's normal_() re-drew every score: put the illegal ones back at -10000
+        with torch.no_grad():
+            crf.start_transitions.masked_fill_(~crf.allowed_start, ILLEGAL_SCORE)
+            crf.transitions.masked_fill_(~crf.allowed_transitions, ILLEGAL_SCORE)
+    emissions, _, mask = _inputs(3, 4, 7, seed=4)
+    emissions.requires_grad_(True)
+    tags = torch.tensor([[0, 1, 2, 5], [5, 6, 6, 0], [3, 4, 0, 0]])
+    exact_calls = []
+    real_alphas = crf_module._alphas
+    monkeypatch.setattr(
+        crf_module, "_alphas", lambda *a, exact: exact_calls.append(exact) or real_alphas(*a, exact=exact)
+    )
+    nll = crf(emissions, tags, mask, reduction="sum")
+    nll.backward()
+    assert exact_calls == [False], "illegal scores pushed the CRF off its fast path"
+    grads = [emissions.grad.clone(), *(p.grad.clone() for p in crf.parameters())]
+
+    # brute force: log-sum-exp over every path, in float64, differentiated by autograd
+    emissions.grad = None
+    crf.zero_grad()
+    constrained = setting == "constrained_training"
+    total = 0.0
+    for b in range(3):
+        n = int(mask[b].sum())
+        paths = torch.stack(
+            [_path_score(crf, emissions[b, :n], p, constrained) for p in itertools.product(range(7), repeat=n)]
+        )
+        gold = _path_score(crf, emissions[b, :n], tuple(tags[b, :n].tolist()), constrained)
+        total = total + torch.logsumexp(paths, 0) - gold
+    total.backward()
+    assert torch.allclose(nll, total, atol=1e-8)
+    for ours, ref in zip(grads, [emissions.grad, *(p.grad for p in crf.parameters())]):
+        assert torch.allclose(ours, ref, atol=1e-8)
+
+
+def test_live_paths_far_apart_still_take_the_exact_recursion(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A live message 200 below the max (not an illegal move) must still use the exact recursion."""
+    import ner_lightning.models.crf as crf_module
+
+    crf = CRF(3)
+    emissions = torch.zeros(1, 4, 3)
+    emissions[0, 0] = torch.tensor([0.0, -200.0, -400.0])
+    emissions[0, 1] = torch.tensor([-500.0, 300.0, -500.0])  # the path through the low tag 1 wins
+    exact_calls = []
+    real_alphas = crf_module._alphas
+    monkeypatch.setattr(
+        crf_module, "_alphas", lambda *a, exact: exact_calls.append(exact) or real_alphas(*a, exact=exact)
+    )
+    crf(emissions, torch.zeros(1, 4, dtype=torch.long), reduction="sum")
+    assert exact_calls == [False, True]
+
+
+@pytest.mark.parametrize("illegal", [False, True])
+def test_factorised_transition_gradient_equals_the_pairwise_one(illegal: bool) -> None:
+    from ner_lightning.models.crf import _transition_grad_factorised, _transition_grad_pairwise
+
+    g = torch.Generator().manual_seed(5)
+    prev, nxt = torch.randn(6, 9, 7, generator=g) * 4, torch.randn(6, 9, 7, generator=g) * 4
+    trans = torch.randn(7, 7, generator=g)
+    if illegal:
+        trans = trans.masked_fill(~allowed_transitions("BIO", MSRA_BIO)[2], ILLEGAL_SCORE)
+    # normalise each step so its pair marginals sum to 1 (as the forward-backward messages do)
+    pair = prev.unsqueeze(3) + nxt.unsqueeze(2) + trans
+    nxt = nxt - torch.logsumexp(pair.flatten(2), dim=2, keepdim=True)
+    mask = torch.arange(9) < torch.tensor([9, 3, 1, 5, 9, 7]).unsqueeze(1)
+    weight = mask.float() * torch.rand(6, 1, generator=g)
+    fast = _transition_grad_factorised(prev, nxt, trans, mask, weight)
+    assert fast is not None
+    assert torch.allclose(fast, _transition_grad_pairwise(prev, nxt, trans, mask, weight), atol=1e-6)
+
+
+def test_numpy_viterbi_equals_the_tensor_viterbi_with_ties_and_ragged_masks() -> None:
+    from ner_lightning.models.viterbi import viterbi_numpy, viterbi_torch
+
+    g = torch.Generator().manual_seed(6)
+    for k in (3, 7, 21):
+        emissions = torch.randint(-2, 3, (16, 20, k), generator=g).float()  # integer scores: many ties
+        trans = torch.randint(-2, 3, (k, k), generator=g).float()
+        start, end = torch.randint(-2, 3, (k,), generator=g).float(), torch.zeros(k)
+        lengths = torch.randint(1, 21, (16,), generator=g)
+        lengths[0] = 20
+        mask = torch.arange(20) < lengths.unsqueeze(1)
+        ours = viterbi_numpy(emissions, mask, start, end, trans)
+        assert torch.equal(ours, viterbi_torch(emissions, mask, start, end, trans))
+        ref = torchcrf.CRF(k, batch_first=True)
+        with torch.no_grad():
+            ref.start_transitions.copy_(start), ref.end_transitions.copy_(end), ref.transitions.copy_(trans)
+        assert CRF.to_lists(ours, lengths) == ref.decode(emissions, mask)
