@@ -11,6 +11,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2, IOBES
 
@@ -57,3 +58,41 @@ def entity_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], 
         "per_type": per_type,
         "report": text,
     }
+
+
+def gather_rows(rows: list[tuple[int, Any, Any]]) -> list[tuple[Any, Any]]:
+    """``(index, pred, gold)`` rows of every process (under ``torch.distributed``), one per sentence index.
+
+    A distributed sampler pads each process's share with repeated sentences so all get the same number of batches;
+    keeping one row per index counts each sentence exactly once. Rows come back as ``(gold, pred)`` sorted by index
+    (index ``-1``, for batches without indices, is kept as is). Every process gets the same rows.
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        parts: list[Any] = [None] * dist.get_world_size()
+        dist.all_gather_object(parts, rows)
+        rows = [row for part in parts for row in part]
+    unique: dict[int, tuple[Any, Any]] = {}
+    unindexed = []
+    for index, pred, gold in rows:
+        if index < 0:
+            unindexed.append((gold, pred))
+        else:
+            unique.setdefault(index, (gold, pred))
+    return [unique[i] for i in sorted(unique)] + unindexed
+
+
+def token_accuracy(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> float:
+    """Fraction of characters whose predicted tag equals the gold tag."""
+    total = sum(len(g) for g in gold)
+    right = sum(a == b for g, p in zip(gold, pred) for a, b in zip(g, p))
+    return right / total if total else 0.0
+
+
+def confusion_matrix(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], labels: Sequence[str]) -> np.ndarray:
+    """``(labels, labels)`` counts of characters: row = gold tag, column = predicted tag."""
+    ids = {t: i for i, t in enumerate(labels)}
+    g = np.fromiter((ids[t] for seq in gold for t in seq), dtype=np.int64)
+    p = np.fromiter((ids[t] for seq in pred for t in seq), dtype=np.int64)
+    return np.bincount(g * len(labels) + p, minlength=len(labels) ** 2).reshape(len(labels), len(labels))

@@ -19,7 +19,8 @@ def collate_batch(items: Sequence[dict[str, list[int]]]) -> dict[str, torch.Tens
 
     Returns:
         ``input_ids`` (batch, seq) long, padded with 0; ``mask`` (batch, seq) bool, True on real characters;
-        ``lengths`` (batch,) long; ``labels`` (batch, seq) long padded with -100 when items carry labels.
+        ``lengths`` (batch,) long; ``labels`` (batch, seq) long padded with -100 when items carry labels;
+        ``index`` (batch,) long, each sentence's position in its split, when items carry ``index``.
     """
     lengths = torch.tensor([len(it["input_ids"]) for it in items], dtype=torch.long)
     batch, seq = len(items), int(lengths.max()) if len(items) else 0
@@ -28,6 +29,8 @@ def collate_batch(items: Sequence[dict[str, list[int]]]) -> dict[str, torch.Tens
     # shape: (batch, seq)
     mask = torch.arange(seq).unsqueeze(0) < lengths.unsqueeze(1)
     out = {"input_ids": input_ids, "mask": mask, "lengths": lengths}
+    if items and all("index" in it for it in items):
+        out["index"] = torch.tensor([it["index"] for it in items], dtype=torch.long)
     has_labels = all(it.get("labels") is not None for it in items)
     if has_labels:
         out["labels"] = torch.full((batch, seq), IGNORE_INDEX, dtype=torch.long)

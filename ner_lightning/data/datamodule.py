@@ -14,6 +14,7 @@ from ner_lightning.data.collate import BucketBatchSampler, LengthSortedSampler, 
 from ner_lightning.data.corpora import corpus_path, dev_slice, split_official
 from ner_lightning.data.prepare import prepare_split, resolve_scheme
 from ner_lightning.data.readers import TOKEN_FORMATS, ReadStats, Sentence, TokenFormat, read_cluener, read_column
+from ner_lightning.data.store import EncodedSplit
 from ner_lightning.data.tags import Policy, labels_for, normalize_scheme, split_tag
 from ner_lightning.data.vocab import CharVocab, LabelVocab, PretrainedCharVocab
 from ner_lightning.errors import ConfigError, DataError, positive_int
@@ -110,7 +111,7 @@ class NerDataModule(L.LightningDataModule):
         self.sentences: dict[str, list[Sentence]] = {}
         self.stats: dict[str, ReadStats] = {}
         self.detected_scheme: str | None = None
-        self.datasets: dict[str, list[dict[str, Any]]] = {}
+        self.datasets: dict[str, EncodedSplit] = {}
 
     # ---- reading -------------------------------------------------------------------------------------------
     def read_splits(self) -> dict[str, tuple[Iterable[Sentence], ReadStats]]:
@@ -176,7 +177,12 @@ class NerDataModule(L.LightningDataModule):
         if self.label_vocab is None:
             self.label_vocab = LabelVocab(labels_for(known or set(), self.scheme))
         for name, sents in self.sentences.items():
-            self.datasets[name] = [self.encode(s) for s in sents]
+            encoded = [self.encode(s) for s in sents]
+            self.datasets[name] = EncodedSplit(
+                (e["input_ids"] for e in encoded),
+                None if any(e["labels"] is None for e in encoded) else (e["labels"] for e in encoded),
+            )
+            del encoded
 
     def encode(self, sentence: Sentence) -> dict[str, Any]:
         """Model inputs of one sentence: ``input_ids`` and (when labelled) ``labels``."""
@@ -196,12 +202,12 @@ class NerDataModule(L.LightningDataModule):
             "persistent_workers": self.num_workers > 0,
         }
         if train and self.bucket:
-            lengths = [len(d["input_ids"]) for d in data]
+            lengths = data.lengths()
             sampler = BucketBatchSampler(lengths, self.batch_size, seed=self.seed, epoch_fn=self._loop_epoch)
             return DataLoader(data, batch_sampler=sampler, **common)
         if train:
             return DataLoader(data, batch_size=self.batch_size, shuffle=True, **common)
-        sampler = LengthSortedSampler([len(d["input_ids"]) for d in data])
+        sampler = LengthSortedSampler(data.lengths())
         return DataLoader(data, batch_size=self.eval_batch_size, sampler=sampler, **common)
 
     def _loop_epoch(self) -> int | None:
@@ -229,7 +235,7 @@ class NerDataModule(L.LightningDataModule):
                 "sentences": len(sents),
                 "chars": sum(map(len, sents)),
                 "entities": dict(sorted(self.stats[name].entities.items())),
-                "unk_chars": sum(i == unk for d in self.datasets[name] for i in d["input_ids"]),
+                "unk_chars": int((self.datasets[name].ids == unk).sum()),
                 **{k: v for k, v in self.stats[name].as_dict().items() if k != "used"},
             }
         return out

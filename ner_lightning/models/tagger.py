@@ -10,12 +10,10 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor, nn
 from torchmetrics import MaxMetric
-from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 from typing_extensions import override
 
-from ner_lightning.data.collate import IGNORE_INDEX
 from ner_lightning.errors import ConfigError, number
-from ner_lightning.metrics import SEQEVAL_MODE, entity_scores
+from ner_lightning.metrics import SEQEVAL_MODE, confusion_matrix, entity_scores, gather_rows, token_accuracy
 from ner_lightning.models.encoders import BiLSTMEncoder
 from ner_lightning.models.heads import build_head
 from ner_lightning.models.transformer import TransformerEncoder
@@ -101,12 +99,9 @@ class Tagger(L.LightningModule):
         self.head = build_head(head.pop("type", "crf"), self.encoder.output_dim, self.labels, scheme, **head)
         self.val_f1_best = MaxMetric()
         self.val_f1_best.persistent(True)  # saved in checkpoints: a resumed run keeps its best
-        self.token_acc = nn.ModuleDict(
-            {s: MulticlassAccuracy(len(labels), average="micro", ignore_index=IGNORE_INDEX) for s in ("val", "test")}
-        )
-        self.test_confusion = MulticlassConfusionMatrix(len(labels), ignore_index=IGNORE_INDEX)
-        self._gold: dict[str, list[list[str]]] = {"val": [], "test": []}
-        self._pred: dict[str, list[list[str]]] = {"val": [], "test": []}
+        # (sentence index, predicted tags, gold tags) per evaluated sentence of this process; gathered over all
+        # processes at epoch end (DDP), where the index also drops the sentences a distributed sampler repeats
+        self._rows: dict[str, list[tuple[int, list[str], list[str]]]] = {"val": [], "test": []}
         self.last_report: dict[str, Any] | None = None
         self.last_confusion: Any = None
 
@@ -138,12 +133,9 @@ class Tagger(L.LightningModule):
         )
         if stage != "train":
             pred = self.head.decode(hidden, mask)
-            self.token_acc[stage].update(pred[mask], labels[mask])
-            if stage == "test":
-                self.test_confusion.update(pred[mask], labels[mask])
-            for p, g, n in zip(pred.tolist(), labels.tolist(), mask.sum(1).tolist()):
-                self._pred[stage].append([self.labels[i] for i in p[:n]])
-                self._gold[stage].append([self.labels[i] for i in g[:n]])
+            index = batch["index"].tolist() if "index" in batch else [-1] * mask.size(0)
+            for i, p, g, n in zip(index, pred.tolist(), labels.tolist(), mask.sum(1).tolist()):
+                self._rows[stage].append((i, [self.labels[t] for t in p[:n]], [self.labels[t] for t in g[:n]]))
         return loss
 
     @override
@@ -167,14 +159,20 @@ class Tagger(L.LightningModule):
 
     # ---- metrics -----------------------------------------------------------------------------------------------
     def _epoch_scores(self, stage: str) -> dict[str, Any]:
-        scores = entity_scores(self._gold[stage], self._pred[stage], self.hparams.scheme)
-        self._gold[stage], self._pred[stage] = [], []
-        metrics = {f"{stage}/{k}": scores[k] for k in ("precision", "recall", "macro_f1")}
+        """Scores over the whole split: every process's sentences, each counted once (see ``gather_rows``)."""
+        rows = gather_rows(self._rows[stage])
+        self._rows[stage] = []
+        gold, pred = [g for g, _ in rows], [p for _, p in rows]
+        scores = entity_scores(gold, pred, self.hparams.scheme)
+        scores["sentences"] = len(rows)
+        scores["token_acc"] = token_accuracy(gold, pred)
+        if stage == "test":
+            self.last_confusion = confusion_matrix(gold, pred, self.labels)
+        # every process holds the same numbers: sync_dist averages equal values (it only silences DDP's warning)
+        metrics = {f"{stage}/{k}": scores[k] for k in ("precision", "recall", "macro_f1", "token_acc")}
         metrics.update({f"{stage}/f1_{t}": v["f1"] for t, v in scores["per_type"].items()})
-        self.log_dict(metrics, prog_bar=False)
-        self.log(f"{stage}/f1", scores["f1"], prog_bar=True)
-        self.log(f"{stage}/token_acc", self.token_acc[stage].compute())
-        self.token_acc[stage].reset()
+        self.log_dict(metrics, prog_bar=False, sync_dist=True)
+        self.log(f"{stage}/f1", scores["f1"], prog_bar=True, sync_dist=True)
         return scores
 
     @override
@@ -189,8 +187,6 @@ class Tagger(L.LightningModule):
     def on_test_epoch_end(self) -> None:
         scores = self._epoch_scores("test")
         self.last_report = scores
-        self.last_confusion = self.test_confusion.compute().cpu().numpy()
-        self.test_confusion.reset()
         rank_zero_info(
             f"\nEntity-level report (seqeval, mode={SEQEVAL_MODE}, scheme={self.hparams.scheme}):\n{scores['report']}"
         )

@@ -1,0 +1,83 @@
+"""Lightning DDP on 2 CPU processes (gloo): entity scores over the whole split, each sentence once; rank 0 writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ner_lightning.metrics import gather_rows
+from tests.helpers import run_entry
+
+
+def test_gather_rows_counts_each_sentence_once() -> None:
+    # a distributed sampler pads shares with repeats: sentence 0 appears twice
+    rows = [(2, ["O"], ["B-PER"]), (0, ["B-LOC"], ["B-LOC"]), (1, ["O"], ["O"]), (0, ["B-LOC"], ["B-LOC"])]
+    assert gather_rows(rows) == [(["B-LOC"], ["B-LOC"]), (["O"], ["O"]), (["B-PER"], ["O"])]
+
+
+@pytest.fixture(scope="module")
+def ddp_run(msra_slice: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two CPU processes (batch 16 each) train 5 epochs on 1,600 real MSRA sentences (dev 101 and test 400
+    sentences: the dev split does not divide evenly between the ranks)."""
+    cwd = tmp_path_factory.mktemp("ddp")
+    args = [
+        "trainer=ddp",
+        "trainer.accelerator=cpu",
+        "trainer.devices=2",
+        "trainer.max_epochs=5",
+        "trainer.enable_progress_bar=false",
+        "trainer.enable_model_summary=false",
+        "data=bio",
+        f"data.train_path={msra_slice['train']}",
+        f"data.test_path={msra_slice['test']}",
+        "data.dev_size=101",
+        "data.batch_size=16",
+        "data.eval_batch_size=16",
+        "data.progress=false",
+        "~logger",
+        "model.encoder.embedding_dim=64",
+        "model.encoder.hidden_size=64",
+        "optimizer.lr=0.01",
+        "seed=3",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.run(
+        [sys.executable, "-m", "ner_lightning.train", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return cwd
+
+
+def test_ddp_scores_equal_a_single_process_evaluation(ddp_run: Path, capsys: pytest.CaptureFixture) -> None:
+    runs = sorted(p.parent for p in ddp_run.rglob(".hydra"))
+    assert len(runs) == 1, f"expected one Hydra run folder, got {runs}"
+    metrics_files = list(ddp_run.rglob("metrics.json"))
+    assert metrics_files == [runs[0] / "metrics.json"]
+    metrics = json.loads(metrics_files[0].read_text())
+    assert metrics["test/f1"] > 0.05, "the run must learn something for the comparison to mean anything"
+    best = metrics["best_checkpoint"]
+    for split, key in (("test", "test/f1"), ("val", "val_best/f1")):
+        code, out, err = run_entry("evaluate", f"ckpt_path={best}", f"split={split}", capsys=capsys)
+        assert code == 0, err
+        single = json.loads(out.strip().splitlines()[-1])
+        assert single[f"{split}/f1"] == metrics[key], (split, single[f"{split}/f1"], metrics[key])
+        assert single[f"{split}/token_acc"] == metrics[key.replace("f1", "token_acc")]
+    report = json.loads((runs[0] / "test_report.json").read_text())
+    assert report["sentences"] == 400  # every test sentence once (each rank scored 200 of them)
+
+
+def test_ddp_without_gpus_is_one_line(capsys: pytest.CaptureFixture) -> None:
+    code, out, err = run_entry("train", "trainer=ddp", capsys=capsys)
+    assert code == 2
+    lines = [line for line in err.strip().splitlines() if line]
+    assert len(lines) == 1 and "trainer=ddp" in lines[0] and "GPU" in lines[0], err
