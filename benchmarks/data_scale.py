@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 CHILD = r"""
@@ -26,7 +24,8 @@ base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 dm = BioDataModule(train_path=sys.argv[1], test_path=None, dev_size=0, progress=False)
 t0 = time.perf_counter(); dm.setup(); setup_s = time.perf_counter() - t0
 setup_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-t0 = time.perf_counter(); n = sum(int(b["mask"].size(0)) for b in dm.train_dataloader()); epoch_s = time.perf_counter() - t0
+t0 = time.perf_counter(); n = sum(int(b["mask"].size(0)) for b in dm.train_dataloader())
+epoch_s = time.perf_counter() - t0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"sentences": n, "chars": int(dm.datasets["train"].offsets[-1]), "setup_s": setup_s,
                   "epoch_s": epoch_s, "base_mb": base / 1024, "setup_peak_mb": (setup_peak - base) / 1024,

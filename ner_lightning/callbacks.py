@@ -77,6 +77,41 @@ class RunCheckpoint(ModelCheckpoint):
         self.best_k_models = dict(state_dict.get("best_k_models", {}))
 
 
+class TrainThroughput(Callback):
+    """Sentences actually trained on and the seconds spent in training batches (validation excluded), summed over
+    processes: the honest figures for runs cut short by ``limit_train_batches``, ``max_steps`` or ``max_time``."""
+
+    def __init__(self) -> None:
+        self.sentences = 0
+        self.seconds = 0.0
+        self._t0: float | None = None
+
+    @override
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        import time
+
+        self._t0 = time.perf_counter()
+
+    @override
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        import time
+
+        if self._t0 is not None:
+            self.seconds += time.perf_counter() - self._t0
+        self.sentences += int(batch["mask"].size(0)) * trainer.world_size
+
+    def state_dict(self) -> dict[str, Any]:  # resumed runs keep counting
+        return {"sentences": self.sentences, "seconds": self.seconds}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.sentences = int(state_dict.get("sentences", 0))
+        self.seconds = float(state_dict.get("seconds", 0.0))
+
+
 class DivergenceGuard(Callback):
     """Stop training at the first NaN or infinite training loss, naming the step and the last good checkpoint.
 

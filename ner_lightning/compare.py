@@ -34,6 +34,7 @@ class Run:
     curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     transitions: dict[str, Any] | None = None
     label: str = ""
+    budget: dict[str, Any] = field(default_factory=dict)
 
     @property
     def experiment(self) -> str:
@@ -83,7 +84,12 @@ def load_run(path: Path) -> Run:
         path=path,
         overrides=[str(o) for o in _read_yaml(path / ".hydra" / "overrides.yaml", []) or []],
         choices=choices,
-        metrics=json.loads((path / "metrics.json").read_text(encoding="utf-8")),
+        metrics={
+            k: v
+            for k, v in json.loads((path / "metrics.json").read_text(encoding="utf-8")).items()
+            if isinstance(v, (int, float))
+        },
+        budget=(json.loads((path / "metrics.json").read_text(encoding="utf-8")).get("run") or {}).get("budget") or {},
         curves=_curves(path),
         transitions=transitions,
     )
@@ -101,14 +107,29 @@ def label_runs(runs: list[Run]) -> None:
         run.label = " ".join(differing) or run.path.name
 
 
+def limited_note(run: Run) -> str:
+    """``full`` or what limited the run (debug presets, sample caps, batch limits, a time cap that stopped it)."""
+    notes = [o for o in run.overrides if o.startswith(("debug=", "data.max_", "trainer.limit_", "trainer.max_steps"))]
+    if run.budget.get("stopped_by") in ("max_time", "interrupted"):
+        notes.append(f"stopped by {run.budget['stopped_by']}")
+    return "LIMITED: " + ", ".join(notes) if notes else "full"
+
+
 def table_rows(runs: list[Run]) -> list[dict[str, Any]]:
     """One row per run with the comparison columns."""
     types = sorted({k.split("test/f1_", 1)[1] for r in runs for k in r.metrics if k.startswith("test/f1_")})
     rows = []
     for r in runs:
-        m = r.metrics
+        m, b = r.metrics, r.budget
         epochs = max(int(m.get("epochs", 0)), 1)
         fit = m.get("fit_time_s", 0.0)
+        if b.get("train_batches_s"):  # sentences actually trained on, seconds in training batches only
+            seen, train_s = b["sentences_seen"], b["train_batches_s"]
+            sents_per_s = round(seen / train_s, 1)
+            sec_per_epoch = round(train_s * m.get("train_sentences", seen) / seen, 1) if seen else None
+        else:  # runs recorded before the budget was saved: whole epochs of the full set over the fit time
+            sents_per_s = round(m.get("train_sentences", 0) * epochs / fit, 1) if fit else None
+            sec_per_epoch = round(fit / epochs, 1)
         row: dict[str, Any] = {
             "run": r.label,
             "experiment": r.experiment,
@@ -118,8 +139,9 @@ def table_rows(runs: list[Run]) -> list[dict[str, Any]]:
             "params": int(m.get("params", 0)),
             "trainable_params": int(m.get("trainable_params", 0)),
             "epochs": int(m.get("epochs", 0)),
-            "sec_per_epoch": round(fit / epochs, 1),
-            "train_sents_per_s": round(m.get("train_sentences", 0) * epochs / fit, 1) if fit else None,
+            "sec_per_epoch": sec_per_epoch,
+            "train_sents_per_s": sents_per_s,
+            "budget": limited_note(r),
             "folder": str(r.path),
         }
         rows.append(row)
@@ -197,7 +219,21 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m ner_lightning.compare", description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", type=Path, help="run or multirun folders")
     parser.add_argument("--out", type=Path, default=None, help="where to write (default: the single folder given)")
+    parser.add_argument("--record", type=Path, default=None, help="also write one JSON record per run into this folder")
+    parser.add_argument("--name", default=None, help="record name (one run only; default: the run folder's name)")
+    parser.add_argument("--note", default=None, help="free text kept in the record")
     args = parser.parse_args(argv)
+    if args.record is not None:
+        from ner_lightning.records import record
+
+        try:
+            runs = find_runs(args.folders)
+            if args.name and len(runs) != 1:
+                raise UserError(f"--name needs exactly one run, found {len(runs)}")
+            for run in runs:
+                print(f"recorded {record(run, args.record, args.name, args.note)}", file=sys.stderr)
+        except (UserError, OSError, ValueError) as err:
+            fail(str(err))
     try:
         result = compare(args.folders, args.out)
     except UserError as err:

@@ -19,12 +19,13 @@ from lightning.pytorch.callbacks import LearningRateMonitor
 from lightning.pytorch.utilities import rank_zero_info
 from omegaconf import DictConfig, OmegaConf
 
-from ner_lightning.callbacks import DivergenceGuard, RunFiles, finite_metrics
+from ner_lightning.callbacks import DivergenceGuard, RunFiles, TrainThroughput, finite_metrics
 from ner_lightning.cli import check_config, hydra_entry, run_cli
 from ner_lightning.config import config_dir
 from ner_lightning.data.datamodule import NerDataModule
 from ner_lightning.errors import ConfigError, DeviceError, NerError, number
 from ner_lightning.models.tagger import Tagger
+from ner_lightning.records import budget, run_info
 from ner_lightning.tracking import configure_wandb, finish_wandb
 
 TRANSFORMER_MAX_CHARS = 510  # 512 positions minus [CLS] and [SEP]
@@ -98,6 +99,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     """
     check_values(cfg)
     check_device(cfg)
+    info = run_info()
     L.seed_everything(cfg.seed, workers=True)
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
     if cfg.get("matmul_precision"):
@@ -111,7 +113,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     callbacks = [] if fast else instantiate_all(cfg.get("callbacks"))
     if not loggers:  # the LR monitor needs a logger to write to
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
-    callbacks += [DivergenceGuard(), RunFiles()]
+    throughput = TrainThroughput()
+    callbacks += [DivergenceGuard(), RunFiles(), throughput]
     trainer: L.Trainer = hydra.utils.instantiate(trainer_cfg, callbacks=callbacks, logger=loggers or False)
     counts = model.parameter_counts()
     rank_zero_info(
@@ -160,7 +163,9 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         model.encoder.model.save_pretrained(f"{cfg.paths.output_dir}/lora_adapter")
     if trainer.is_global_zero:
         out = f"{cfg.paths.output_dir}/metrics.json"
-        record = {**metrics, "best_checkpoint": ckpt or None}
+        info["budget"] = budget(trainer_cfg, trainer, len(dm.datasets["train"]), fit_time)
+        info["budget"].update(sentences_seen=throughput.sentences, train_batches_s=round(throughput.seconds, 1))
+        record = {**metrics, "best_checkpoint": ckpt or None, "run": info}
         with open(out, "w", encoding="utf-8") as fh:
             json.dump(record, fh, indent=2, sort_keys=True)
     return metrics, {"cfg": cfg, "datamodule": dm, "model": model, "trainer": trainer}

@@ -5,10 +5,23 @@ python scripts/results_table.py
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ner_lightning.records import budget_text  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parents[1] / "results"
+
+
+def hardware_text(h: object) -> str:
+    """Recorded hardware: a dict from ``compare --record`` or a line written with an older record."""
+    if not isinstance(h, dict):
+        return str(h or "-")
+    gpus = ", ".join(h.get("gpus") or [])
+    return f"{gpus or h.get('cpu', '?')}, {h.get('torch_threads', '?')} torch thread(s)"
 
 
 def training_rows(records: list[tuple[str, dict]]) -> list[str]:
@@ -25,7 +38,8 @@ def training_rows(records: list[tuple[str, dict]]) -> list[str]:
             return f"{100 * m[key]:.2f}" if key in m else "-"
 
         rows.append(
-            f"| {name} | {r.get('budget', '-')} | {r.get('hardware', '-')} | {pct('val_best/f1')} | {pct('test/f1')} "
+            f"| {name} | {budget_text(b) if isinstance(b := r.get('budget'), dict) else b or '-'} "
+            f"| {hardware_text(r.get('hardware'))} | {pct('val_best/f1')} | {pct('test/f1')} "
             f"| {pct('test/f1_LOC')} | {pct('test/f1_ORG')} | {pct('test/f1_PER')} |"
         )
     return rows
@@ -67,8 +81,11 @@ def server_rows(records: list[tuple[str, dict]]) -> list[str]:
 
 
 def main() -> None:
-    records = [(p.stem, json.loads(p.read_text(encoding="utf-8"))) for p in sorted(RESULTS.glob("*.json"))]
-    hardware = {name: r.get("hardware", "-") for name, r in records}
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", type=Path, default=RESULTS, help="folder of JSON records (default: results/)")
+    results = parser.parse_args().dir
+    records = [(p.stem, json.loads(p.read_text(encoding="utf-8"))) for p in sorted(results.glob("*.json"))]
+    hardware = {name: hardware_text(r.get("hardware")) for name, r in records}
     text = [
         "# Recorded runs",
         "",
@@ -92,8 +109,8 @@ def main() -> None:
         *server_rows(records),
         "",
     ]
-    (RESULTS / "README.md").write_text("\n".join(text), encoding="utf-8")
-    print(f"wrote {RESULTS / 'README.md'} from {len(records)} records")
+    (results / "README.md").write_text("\n".join(text), encoding="utf-8")
+    print(f"wrote {results / 'README.md'} from {len(records)} records")
 
 
 if __name__ == "__main__":

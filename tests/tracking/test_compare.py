@@ -16,7 +16,8 @@ from ner_lightning.compare import compare
 @pytest.fixture(scope="module")
 def sweep(mini_corpus: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("sweep")
-    proc = run_train("-m", "experiment=baseline,optimized", "debug=limit", *sweep_args(mini_corpus, folder), cwd=folder)
+    args = ["-m", "experiment=baseline,optimized", "debug=limit", "data.batch_size=8"]  # 18 batches, 5 trained
+    proc = run_train(*args, *sweep_args(mini_corpus, folder), cwd=folder)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return folder
 
@@ -53,3 +54,43 @@ def test_compare_cli_prints_table_and_rejects_empty_folder(sweep: Path, tmp_path
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"error: {empty}: no runs found (no metrics.json from ner_lightning.train)"
+
+
+def test_limited_runs_show_the_sentences_they_trained_on(sweep: Path) -> None:
+    """debug=limit trains 2 epochs of a few batches: the speed is sentences seen over training-batch seconds, not
+    the whole training set over the fit time, and the row says the run was limited."""
+    import json
+
+    rows = compare([sweep])["rows"]
+    for row in rows:
+        metrics = json.loads((Path(row["folder"]) / "metrics.json").read_text())
+        budget = metrics["run"]["budget"]
+        assert 0 < budget["sentences_seen"] < metrics["epochs"] * metrics["train_sentences"]
+        assert row["train_sents_per_s"] == round(budget["sentences_seen"] / budget["train_batches_s"], 1)
+        assert row["budget"].startswith("LIMITED") and "debug=limit" in row["budget"]
+
+
+def test_record_names_commit_hardware_budget_and_scores(sweep: Path, tmp_path: Path) -> None:
+    import json
+    import re
+
+    from ner_lightning.compare import main
+
+    job = sorted(p.parent for p in sweep.rglob("metrics.json"))[0]
+    main([str(job), "--record", str(tmp_path / "results"), "--name", "tiny_baseline", "--out", str(tmp_path / "c")])
+    rec = json.loads((tmp_path / "results" / "tiny_baseline.json").read_text())
+    assert re.fullmatch(r"[0-9a-f]{40}", rec["commit"] or ""), rec["commit"]
+    assert rec["hardware"]["cpu"] and rec["hardware"]["torch_threads"] >= 1
+    assert rec["budget"]["max_epochs"] == 2 and rec["budget"]["stopped_by"] == "max_epochs"
+    assert rec["budget"]["train_sentences"] == 140 and rec["config"]["model"]["encoder"]["type"] == "bilstm"
+    assert "experiment=baseline" in rec["command"] and 0 <= rec["metrics"]["test/f1"] <= 1
+    table = subprocess.run(
+        [sys.executable, "scripts/results_table.py", "--dir", str(tmp_path / "results")],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=60,
+    )
+    assert table.returncode == 0, table.stderr
+    text = (tmp_path / "results" / "README.md").read_text()
+    assert "| tiny_baseline |" in text and "2 of 2 epochs" in text and "140 train sentences" in text
