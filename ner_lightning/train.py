@@ -129,6 +129,12 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     fit_time = time.perf_counter() - start
     if not fast and trainer.global_step == 0:
         raise NerError("training ran no optimizer step (no training batches?); check data.train_path and trainer.*")
+    planned = getattr(model, "schedule_steps", None)
+    if planned and not fast and trainer.global_step < planned:
+        rank_zero_info(
+            f"warning: training stopped at step {trainer.global_step:,} of the {planned:,} its LR schedule was laid "
+            "out over: the schedule did not finish (the learning rate was never annealed)"
+        )
     last = {k: float(v) for k, v in trainer.callback_metrics.items()}
     metrics = {
         k.replace("val/", "val_last/", 1): v for k, v in last.items() if k.startswith("val/") and k != "val/f1_best"

@@ -7,7 +7,8 @@ from typing import Any
 import hydra
 import lightning as L
 import torch
-from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
+from lightning.pytorch.callbacks import Timer
+from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 from torchmetrics import MaxMetric
 from typing_extensions import override
@@ -232,8 +233,18 @@ class Tagger(L.LightningModule):
         runtime = dict(sched_cfg.get("runtime") or {})
         total = int(self.trainer.estimated_stepping_batches)
         if total < MIN_SCHEDULE_STEPS:  # fast_dev_run and tiny runs: OneCycle cannot lay out 1-step phases
-            rank_zero_warn(f"only {total} optimizer steps; the LR schedule is laid out over {MIN_SCHEDULE_STEPS}")
+            rank_zero_info(
+                f"warning: this run has only {total} optimizer steps; the LR schedule ({fn_cfg['_target_']}) is laid "
+                f"out over {MIN_SCHEDULE_STEPS}, so it ends at step {total} of {MIN_SCHEDULE_STEPS} (not annealed)"
+            )
             total = MIN_SCHEDULE_STEPS
+        timers = [cb for cb in self.trainer.callbacks if isinstance(cb, Timer) and getattr(cb, "_duration", None)]
+        if timers:
+            rank_zero_info(
+                f"warning: the LR schedule is laid out over {total} steps (trainer.max_epochs/max_steps); "
+                "trainer.max_time may stop the run before it ends: set trainer.max_epochs to what fits the time"
+            )
+        self.schedule_steps = total
         values = {
             "group_lrs": [g["lr"] for g in groups],
             "total_steps": total,
