@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -141,6 +142,19 @@ class NerDataModule(L.LightningDataModule):
         """
         if self.sentences:
             return
+        # Millions of small objects are created and all stay alive: the cyclic GC would walk them again and again
+        # (setup time growing faster than the corpus); it is paused while reading and the survivors are frozen
+        # (refcounting still frees them; they are only left out of later cycle searches).
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            self._setup()
+        finally:
+            if paused:
+                gc.enable()
+            gc.freeze()
+
+    def _setup(self) -> None:
         raw = {name: (list(sents), stats) for name, (sents, stats) in self.read_splits().items()}
         if "train" not in raw:
             raise DataError("no training split configured (data.train_path)")

@@ -144,6 +144,14 @@ class Tagger(L.LightningModule):
         return self._shared_step(batch, "train")
 
     @override
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        # the gradient's 2-norm before clipping, for reading a recipe's curves (clipping at 5 with a mean loss...)
+        grads = [p.grad for p in self.parameters() if p.grad is not None]
+        if grads:
+            norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+            self.log("train/grad_norm", norm, on_step=True, on_epoch=False)
+
+    @override
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         self._shared_step(batch, "val")
 
