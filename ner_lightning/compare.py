@@ -62,13 +62,15 @@ def _curves(path: Path) -> dict[str, list[tuple[int, float]]]:
     curves: dict[str, list[tuple[int, float]]] = defaultdict(list)
     if not files:
         return curves
-    with files[0].open(encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            for key in ("train/loss_epoch", "val/f1", "val/loss"):
-                if row.get(key):
-                    curves[key].append((int(row["epoch"]), float(row[key])))
-            if row.get("train/loss_step"):
-                curves["train/loss_step"].append((int(row["step"]), float(row["train/loss_step"])))
+    # a resumed run logs into csv/resumed_<n>/: its rows continue the first file's epochs and steps
+    for file in sorted(files, key=lambda f: (f.parent.name != "csv", f.stat().st_mtime)):
+        with file.open(encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                for key in ("train/loss_epoch", "val/f1", "val/loss"):
+                    if row.get(key):
+                        curves[key].append((int(row["epoch"]), float(row[key])))
+                if row.get("train/loss_step"):
+                    curves["train/loss_step"].append((int(row["step"]), float(row["train/loss_step"])))
     return curves
 
 

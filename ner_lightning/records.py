@@ -62,11 +62,13 @@ def run_info() -> dict[str, Any]:
     }
 
 
-def budget(trainer_cfg: dict[str, Any], trainer: Any, train_sentences: int, wall_s: float) -> dict[str, Any]:
+def budget(
+    trainer_cfg: dict[str, Any], trainer: Any, train_sentences: int, wall_s: float, interrupted: bool = False
+) -> dict[str, Any]:
     """The budget a run was given and what it used; ``stopped_by`` says which limit ended it."""
     max_epochs, max_steps = trainer_cfg.get("max_epochs"), trainer_cfg.get("max_steps") or -1
     epochs_done = int(trainer.current_epoch)
-    if trainer.interrupted:
+    if interrupted:
         stopped = "interrupted"
     elif max_steps > 0 and trainer.global_step >= max_steps:
         stopped = "max_steps"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import hydra
@@ -17,11 +18,12 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from lightning.pytorch.callbacks import LearningRateMonitor
 from lightning.pytorch.utilities import rank_zero_info
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ner_lightning.callbacks import DivergenceGuard, RunFiles, TrainThroughput, finite_metrics
 from ner_lightning.cli import check_config, hydra_entry, run_cli
 from ner_lightning.config import config_dir
+from ner_lightning.console import RunReport, close_file_log, log_to_file, quiet
 from ner_lightning.data.datamodule import NerDataModule
 from ner_lightning.errors import ConfigError, DeviceError, NerError, number
 from ner_lightning.models.tagger import Tagger
@@ -99,9 +101,12 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     """
     check_values(cfg)
     check_device(cfg)
+    quiet()
+    resume_in_own_folder(cfg)
     info = run_info()
     L.seed_everything(cfg.seed, workers=True)
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
+    file_log = log_to_file(Path(cfg.paths.output_dir) / "train.log") if not _rank() else None
     if cfg.get("matmul_precision"):
         torch.set_float32_matmul_precision(cfg.matmul_precision)
     dm = build_datamodule(cfg)
@@ -114,7 +119,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     if not loggers:  # the LR monitor needs a logger to write to
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     throughput = TrainThroughput()
-    callbacks += [DivergenceGuard(), RunFiles(), throughput]
+    sizes = {name: len(split) for name, split in dm.datasets.items()}
+    callbacks += [DivergenceGuard(), RunFiles(), throughput, RunReport(str(cfg.paths.output_dir), sizes)]
     trainer: L.Trainer = hydra.utils.instantiate(trainer_cfg, callbacks=callbacks, logger=loggers or False)
     counts = model.parameter_counts()
     rank_zero_info(
@@ -125,9 +131,23 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         logger.log_hyperparams({**OmegaConf.to_container(cfg, resolve=True), **counts})
 
     start = time.perf_counter()
-    trainer.fit(model, datamodule=dm, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
+    interrupted = False
+    try:
+        trainer.fit(model, datamodule=dm, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
+    except SystemExit:  # Lightning exits after Ctrl-C; last.ckpt is saved (RunCheckpoint): keep the rest too
+        if not trainer.interrupted:
+            raise
+        interrupted = True
     fit_time = time.perf_counter() - start
-    if not fast and trainer.global_step == 0:
+    if interrupted:
+        last = (
+            getattr(trainer.checkpoint_callback, "last_model_path", "") or "(none: interrupted before the first step)"
+        )
+        rank_zero_info(
+            f"interrupted at step {trainer.global_step:,} (epoch {trainer.current_epoch}); resumable checkpoint: "
+            f"{last}; resume with: python -m ner_lightning.train {' '.join(_task_overrides())} ckpt_path={last}"
+        )
+    if not fast and not interrupted and trainer.global_step == 0:
         raise NerError("training ran no optimizer step (no training batches?); check data.train_path and trainer.*")
     planned = getattr(model, "schedule_steps", None)
     if planned and not fast and trainer.global_step < planned:
@@ -143,6 +163,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     if "val/f1_best" in last:
         metrics["val/f1_best"] = last["val/f1_best"]
     ckpt = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    if interrupted and not ckpt:
+        rank_zero_info("no validated checkpoint yet: nothing to score on test")
     if ckpt:  # the best weights only (a ckpt_path= here would also roll the callbacks back to that epoch)
         model.load_state_dict(torch.load(ckpt, map_location=model.device, weights_only=True)["state_dict"])
     if ckpt and "val" in dm.datasets:
@@ -151,7 +173,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
             {k.replace("val/", "val_best/", 1): float(v) for k, v in trainer.callback_metrics.items() if "val/" in k}
         )
         metrics.pop("val_best/f1_best", None)
-    if cfg.get("test") and "test" in dm.datasets:
+    if cfg.get("test") and "test" in dm.datasets and (ckpt or not interrupted):
         trainer.test(model, datamodule=dm)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
     metrics.update(
@@ -167,14 +189,66 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     if trainer.is_global_zero and getattr(model.encoder, "lora", None) and not fast:
         # the adapters alone, in peft's format (after testing, the model holds the best checkpoint's weights)
         model.encoder.model.save_pretrained(f"{cfg.paths.output_dir}/lora_adapter")
-    if trainer.is_global_zero:
+    if trainer.is_global_zero and (ckpt or not interrupted):
         out = f"{cfg.paths.output_dir}/metrics.json"
-        info["budget"] = budget(trainer_cfg, trainer, len(dm.datasets["train"]), fit_time)
+        info["budget"] = budget(trainer_cfg, trainer, len(dm.datasets["train"]), fit_time, interrupted)
         info["budget"].update(sentences_seen=throughput.sentences, train_batches_s=round(throughput.seconds, 1))
         record = {**metrics, "best_checkpoint": ckpt or None, "run": info}
         with open(out, "w", encoding="utf-8") as fh:
             json.dump(record, fh, indent=2, sort_keys=True)
+    if file_log is not None:
+        close_file_log(file_log)
+    if interrupted:
+        raise SystemExit(130)
     return metrics, {"cfg": cfg, "datamodule": dm, "model": model, "trainer": trainer}
+
+
+def _rank() -> int:
+    """This process's global rank (Lightning's DDP children carry it in the environment before the trainer runs)."""
+    import os
+
+    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")))
+
+
+def _task_overrides() -> list[str]:
+    """The command-line overrides of this run, minus ``ckpt_path`` (to print a resume command)."""
+    if not HydraConfig.initialized():
+        return []
+    return [o for o in HydraConfig.get().overrides.task if not o.startswith(("ckpt_path=", "+ckpt_path="))]
+
+
+def resume_in_own_folder(cfg: DictConfig) -> None:
+    """``ckpt_path=<run>/checkpoints/last.ckpt`` continues in ``<run>`` (curves and checkpoints in one place): the
+    output folder becomes that run's and the fresh, empty Hydra folder is removed. Resuming a run that already
+    finished is one error line (nothing would be trained; the test would silently run again)."""
+    import shutil
+
+    ckpt = cfg.get("ckpt_path")
+    if not ckpt or not Path(ckpt).is_file():
+        return
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    done = (((state.get("loops") or {}).get("fit_loop") or {}).get("epoch_progress") or {}).get("current", {})
+    completed, max_epochs = int(done.get("processed", 0)), cfg.trainer.get("max_epochs")
+    max_steps = cfg.trainer.get("max_steps") or -1
+    if (max_epochs is not None and max_epochs >= 0 and completed >= max_epochs) or (
+        0 < max_steps <= int(state.get("global_step", 0))
+    ):
+        raise ConfigError(
+            f"ckpt_path={ckpt}: that run already finished ({completed} of trainer.max_epochs={max_epochs} epochs); "
+            "raise trainer.max_epochs to train on, or score it: python -m ner_lightning.evaluate ckpt_path=..."
+        )
+    run = Path(ckpt).resolve().parent.parent
+    here = Path(cfg.paths.output_dir).resolve()
+    if Path(ckpt).resolve().parent.name != "checkpoints" or not (run / ".hydra").is_dir() or run == here:
+        return
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(run)
+        for logger in (cfg.get("logger") or {}).values():
+            if str(logger.get("_target_", "")).endswith("CSVLogger"):  # keep the first part's curves
+                logger.version = f"resumed_{len(list((run / str(logger.get('name', 'csv'))).glob('resumed_*'))) + 1}"
+    rank_zero_info(f"resuming in the checkpoint's own run folder {run}")
+    if not _rank() and {p.name for p in here.iterdir()} <= {".hydra", "train.log"}:
+        shutil.rmtree(here, ignore_errors=True)
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="config")

@@ -1,0 +1,135 @@
+"""What a training run shows: the run folder, data sizes, steps and an ETA; one line per epoch; no library tips or
+dependency warnings; and the same lines (without progress bars) in the run folder's ``train.log``."""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.utilities import rank_zero_info
+from typing_extensions import override
+
+# messages from dependencies that say nothing about this run
+_QUIET = [
+    r".*isinstance\(treespec, LeafSpec\).*",  # torch/lightning internals
+    r".*does not have many workers.*",  # the data is in memory: workers would only add start-up time
+    r".*Checkpoint directory .* exists and is not empty.*",  # resuming in a run's own folder
+    r".*sync_dist=True.*",
+    r".*`isinstance\(treespec.*",
+    r".*The number of training batches .* is smaller than the logging interval.*",
+    r".*Using `DistributedSampler` with the dataloaders.*",  # scores are gathered and de-duplicated (metrics.py)
+]
+
+
+def quiet() -> None:
+    """Silence dependency warnings and Lightning's tips (GPU/TPU availability, LitLogger, model-summary FLOPs)."""
+    for pattern in _QUIET:
+        warnings.filterwarnings("ignore", message=pattern)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+
+    class _Drop(logging.Filter):
+        TIPS = ("GPU available:", "TPU available:", "HPU available:", "💡", "Tip:", "LitLogger", "litlogger")
+
+        def filter(self, record: logging.LogRecord) -> bool:
+            return not any(t in record.getMessage() for t in self.TIPS)
+
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logging.getLogger(name).addFilter(_Drop())
+
+
+def log_to_file(path: Path) -> logging.Handler:
+    """Write Lightning's and our console lines to ``path`` (``train.log``) as well; returns the handler."""
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    for name in ("lightning.pytorch", "lightning.fabric", "ner_lightning"):
+        logging.getLogger(name).addHandler(handler)
+    return handler
+
+
+def close_file_log(handler: logging.Handler) -> None:
+    for name in ("lightning.pytorch", "lightning.fabric", "ner_lightning"):
+        logging.getLogger(name).removeHandler(handler)
+    handler.close()
+
+
+def _time_capped(trainer: L.Trainer) -> bool:
+    from lightning.pytorch.callbacks import Timer
+
+    return any(isinstance(cb, Timer) and getattr(cb, "_duration", None) for cb in trainer.callbacks)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
+class RunReport(Callback):
+    """Start: run folder, data sizes, steps per epoch and in total. After ``eta_after`` batches: the measured speed and
+    the estimated time per epoch and for the whole run. Each epoch: one line with the metrics that matter."""
+
+    def __init__(self, out_dir: str, sizes: dict[str, int], eta_after: int = 20) -> None:
+        self.out_dir, self.sizes, self.eta_after = out_dir, sizes, eta_after
+        self._t0: float | None = None
+        self._n0 = 0
+        self._batches = 0
+        self._sentences = 0
+        self._epoch_t0 = 0.0
+
+    @override
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._epoch_t0 = time.perf_counter()  # (a resumed mid-epoch run starts without on_train_epoch_start)
+        steps = trainer.num_training_batches
+        epochs = trainer.max_epochs
+        planned = steps * (epochs if epochs and epochs > 0 else 1)
+        self.eta_after = max(2, min(self.eta_after, int(planned) // 4))  # short runs get their ETA early too
+        sizes = ", ".join(f"{k} {v:,}" for k, v in self.sizes.items())
+        total = f"{epochs} epochs = {steps * epochs:,} batches" if epochs and epochs > 0 else "no epoch limit"
+        cap = trainer.max_steps if trainer.max_steps and trainer.max_steps > 0 else None
+        rank_zero_info(
+            f"run folder: {self.out_dir}\ndata: {sizes} sentences; {steps:,} training batches per epoch x {total}"
+            + (f" (max_steps {cap:,})" if cap else "")
+        )
+
+    @override
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._epoch_t0 = time.perf_counter()
+
+    @override
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        self._batches += 1
+        self._sentences += int(batch["mask"].size(0))
+        if self._batches == 2:  # skip the first batch (warm-up)
+            self._t0, self._n0 = time.perf_counter(), self._sentences
+        elif self._t0 is not None and self._batches == self.eta_after + 2:
+            spent = time.perf_counter() - self._t0
+            per_batch = spent / self.eta_after
+            sents = (self._sentences - self._n0) / spent
+            epoch = per_batch * trainer.num_training_batches
+            left_epochs = (trainer.max_epochs or 1) - trainer.current_epoch
+            total = epoch * left_epochs
+            rank_zero_info(
+                f"speed: {sents:.0f} sentences/s; ETA: ~{_minutes(epoch)} per epoch (training only), "
+                f"~{_minutes(total)} for the {left_epochs} epoch(s) left"
+                + (" (a time cap may stop it sooner)" if _time_capped(trainer) else "")
+            )
+
+    @override
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or trainer.state.fn != "fit":
+            return
+        m = trainer.callback_metrics
+        parts = [f"epoch {trainer.current_epoch}", f"step {trainer.global_step:,}"]
+        for key, fmt in (("train/loss_epoch", "{:.4g}"), ("val/loss", "{:.4g}"), ("val/f1", "{:.2%}")):
+            if key in m:
+                parts.append(f"{key} " + fmt.format(float(m[key])))
+        if "val/f1_best" in m:
+            parts.append(f"best {float(m['val/f1_best']):.2%}")
+        parts.append(f"{_minutes(time.perf_counter() - self._epoch_t0)}")
+        rank_zero_info(" | ".join(parts))

@@ -1,0 +1,91 @@
+"""Ctrl-C keeps the work: a real SIGINT mid-epoch leaves a resumable last.ckpt, scores the best checkpoint, and a
+resume continues in the same run folder; resuming a finished run is one line. The console of a short run shows
+the run folder and an ETA, and no dependency warnings."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from helpers import run_entry
+
+
+def _args(corpus: dict[str, Path]) -> list[str]:
+    return [
+        "data=bio",
+        f"data.train_path={corpus['train']}",
+        f"data.test_path={corpus['test']}",
+        "data.dev_size=20",
+        "data.batch_size=2",  # 70 batches an epoch: a SIGINT lands mid-epoch
+        "data.progress=false",
+        "model.encoder.embedding_dim=16",
+        "model.encoder.hidden_size=16",
+        "trainer.enable_progress_bar=false",
+    ]
+
+
+def test_sigint_keeps_a_resumable_checkpoint_and_resume_continues_in_the_run_folder(
+    mini_corpus: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    run = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "ner_lightning.train", *_args(mini_corpus), "trainer.max_epochs=50"]
+    proc = subprocess.Popen(
+        [*cmd, f"hydra.run.dir={run}"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    log = run / "train.log"
+    deadline = time.time() + 300
+    while time.time() < deadline and not (log.is_file() and "epoch 0 |" in log.read_text()):
+        time.sleep(0.2)  # wait for the first validation (a best checkpoint to score)
+    time.sleep(0.5)  # then into epoch 1
+    proc.send_signal(signal.SIGINT)
+    out = proc.communicate(timeout=300)[0].decode()
+    assert proc.returncode == 130, out[-3000:]
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["run"]["budget"]["stopped_by"] == "interrupted" and "test/f1" in metrics
+    stopped_at = metrics["global_step"]
+    assert stopped_at % 70 != 0, "the interrupt should land mid-epoch"
+    assert "interrupted at step" in log.read_text() and "resume with:" in out
+
+    # resume: same folder, earlier curves kept, training continues from the interrupted step
+    code, out, err = run_entry(
+        "train", *_args(mini_corpus), "trainer.max_epochs=3", f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}",
+        f"hydra.run.dir={tmp_path / 'fresh'}", capsys=capsys,
+    )  # fmt: skip
+    assert code == 0, err[-3000:]
+    assert not (tmp_path / "fresh").exists(), "the resumed run must not open a second run folder"
+    resumed = json.loads((run / "metrics.json").read_text())
+    assert resumed["global_step"] == 3 * 70 and resumed["run"]["budget"]["stopped_by"] == "max_epochs"
+    assert (run / "csv" / "metrics.csv").is_file() and (run / "csv" / "resumed_1" / "metrics.csv").is_file()
+
+    # resuming the finished run: one line, nothing retrained or re-tested
+    code, out, err = run_entry(
+        "train", *_args(mini_corpus), "trainer.max_epochs=3", f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}",
+        capsys=capsys,
+    )  # fmt: skip
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and "already finished" in lines[0], err
+
+
+def test_short_run_console_shows_folder_eta_and_no_dependency_warnings(
+    mini_corpus: dict[str, Path], tmp_path: Path
+) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "default"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "ner_lightning.train", *_args(mini_corpus), "debug=limit", f"hydra.run.dir={tmp_path}"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    console = proc.stdout + proc.stderr
+    assert f"run folder: {tmp_path}" in console
+    assert "ETA: ~" in console and "training batches per epoch" in console
+    for noise in ("Warning", "warn(", "deprecated", "Total FLOPs", "GPU available", "Tip:", "💡"):
+        assert noise not in console, f"{noise!r} in the console:\n{console}"
+    assert "run folder:" in (tmp_path / "train.log").read_text()
