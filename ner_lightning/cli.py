@@ -36,6 +36,14 @@ def debug_mode() -> bool:
     return user_hydra or os.environ.get("NER_DEBUG") == "1"
 
 
+# options of optional Hydra plugins -> the extra that installs them
+_PLUGIN_EXTRAS = {
+    "hydra/sweeper/optuna": "optuna",
+    "hydra/launcher/submitit": "slurm",
+    "hydra/launcher/ray": "ray",
+}
+
+
 def hydra_message(err: BaseException) -> str:
     """One line for Hydra's multi-line composition errors (the override or option named)."""
     lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
@@ -43,9 +51,16 @@ def hydra_message(err: BaseException) -> str:
     override = getattr(err, "override", None)
     if override is not None:
         return f"cannot parse the override {override!r}: {lines[0] if lines else type(err).__name__}"
+    for plugin, extra in _PLUGIN_EXTRAS.items():  # an option that an optional Hydra plugin provides
+        if lines and f"'{plugin}" in lines[0]:
+            return f'{lines[0]}: it comes with a Hydra plugin: pip install -e ".[{extra}]"'
     if len(lines) > 1 and lines[1].startswith("Available options"):
-        return f"{lines[0]}; available: {', '.join(lines[2:])}"
-    return "; ".join(lines[:3]) or type(err).__name__
+        options = [ln for ln in lines[2:] if not ln.startswith(("Config search path", "provider="))]
+        return f"{lines[0]}; available: {', '.join(options)}"
+    return (
+        "; ".join(ln for ln in lines[:3] if not ln.startswith(("Config search path", "provider=")))
+        or type(err).__name__
+    )
 
 
 def hydra_entry(hydra_main: Callable[[], Any]) -> Any:

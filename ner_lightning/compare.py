@@ -35,6 +35,7 @@ class Run:
     transitions: dict[str, Any] | None = None
     label: str = ""
     budget: dict[str, Any] = field(default_factory=dict)
+    loss_reduction: str = "sum"
 
     @property
     def experiment(self) -> str:
@@ -82,7 +83,10 @@ def load_run(path: Path) -> Run:
     tpath = path / "transitions.jsonl"
     if tpath.is_file() and tpath.read_text(encoding="utf-8").strip():
         transitions = json.loads(tpath.read_text(encoding="utf-8").strip().splitlines()[-1])
+    config = _read_yaml(path / ".hydra" / "config.yaml", {}) or {}
+    head = ((config.get("model") or {}).get("head") or {}) if isinstance(config, dict) else {}
     return Run(
+        loss_reduction=str(head.get("reduction", "sum" if head.get("type", "crf") == "crf" else "mean")),
         path=path,
         overrides=[str(o) for o in _read_yaml(path / ".hydra" / "overrides.yaml", []) or []],
         choices=choices,

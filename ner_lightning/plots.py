@@ -19,6 +19,7 @@ class Run(Protocol):
     metrics: dict[str, float]
     curves: dict[str, list[tuple[int, float]]]
     transitions: dict[str, Any] | None
+    loss_reduction: str
 
 
 def _lines(runs: list[Run], key: str, title: str, ylabel: str, xlabel: str, path: Path) -> Path | None:
@@ -40,9 +41,13 @@ def _lines(runs: list[Run], key: str, title: str, ylabel: str, xlabel: str, path
 
 
 def heatmap(matrix: np.ndarray, labels: list[str], title: str, ax: plt.Axes) -> None:
-    """One transition matrix (rows: from, columns: to), values written in the cells."""
-    shown = np.clip(matrix, -10, None)  # -10000 "illegal" scores would flatten the colour scale
-    im = ax.imshow(shown, cmap="RdBu_r", vmin=-abs(shown).max(), vmax=abs(shown).max())
+    """One transition matrix (rows: from, columns: to), values written in the cells. Illegal (-10000) cells are
+    masked (grey, "x"); the colour scale spans the learned values only."""
+    shown = np.ma.masked_where(matrix <= -1000, matrix)
+    lim = float(abs(shown).max()) if shown.count() else 1.0
+    cmap = plt.get_cmap("RdBu_r").copy()
+    cmap.set_bad("lightgrey")
+    im = ax.imshow(shown, cmap=cmap, vmin=-lim, vmax=lim)
     ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
     ax.set_yticks(range(len(labels)), labels, fontsize=7)
     ax.set_title(title, fontsize=8)
@@ -92,8 +97,19 @@ def confusion_figure(counts: np.ndarray, labels: list[str], title: str) -> plt.F
 
 def write_plots(runs: list[Run], out: Path) -> list[Path]:
     """Write every plot that the runs have data for; returns the files."""
+    reductions = sorted({r.loss_reduction for r in runs})
     made = [
-        _lines(runs, "train/loss_epoch", "Training loss", "loss (epoch mean)", "epoch", out / "train_loss.png"),
+        *[  # a summed loss and a mean loss never share an axis: one plot per reduction
+            _lines(
+                [r for r in runs if r.loss_reduction == red],
+                "train/loss_epoch",
+                f"Training loss (CRF loss: {red})",
+                f"loss ({red} over sentences, epoch mean)",
+                "epoch",
+                out / ("train_loss.png" if len(reductions) == 1 else f"train_loss_{red}.png"),
+            )
+            for red in reductions
+        ],
         _lines(runs, "val/f1", "Validation F1", "entity F1", "epoch", out / "val_f1.png"),
     ]
     with_curves = [r for r in runs if r.curves.get("train/loss_epoch") and r.curves.get("val/f1")]

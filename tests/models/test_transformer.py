@@ -148,9 +148,24 @@ def test_unloadable_encoder_is_one_clear_error(tmp_path: Path, monkeypatch: pyte
     with pytest.raises(
         UserError,
         match=r"cannot load the encoder of model.encoder.pretrained='no-such/model'.*"
-        r"use a local folder .* or the offline encoder",
+        r"pretrained_encoder=e5-small-offline.* or a local folder",
     ):
         load_model("no-such/model")
+
+
+def test_unreachable_hub_is_one_quick_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without HF_HUB_OFFLINE and without network: one quick try, not minutes of "Retrying in 8s"."""
+    import time
+
+    import huggingface_hub.constants
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there: refused at once
+    start = time.perf_counter()
+    with pytest.raises(UserError, match=r"hub is unreachable \(one quick try\).*pretrained_encoder=e5-small-offline"):
+        load_model("no-such/model")
+    assert time.perf_counter() - start < 10
 
 
 def test_checkpoint_rebuilds_without_the_pretrained_folder(

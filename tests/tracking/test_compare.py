@@ -33,7 +33,9 @@ def test_compare_writes_table_csv_and_plots(sweep: Path) -> None:
     with (sweep / "comparison.csv").open(encoding="utf-8") as fh:
         assert len(list(csv.DictReader(fh))) == 2
     names = {p.name for p in result["images"]}
-    assert {"train_loss.png", "val_f1.png", "loss_f1_overlay.png", "final_scores.png", "transitions.png"} <= names
+    # baseline sums its CRF loss, optimized averages it: never on one axis
+    assert {"train_loss_sum.png", "train_loss_mean.png", "val_f1.png", "loss_f1_overlay.png"} <= names
+    assert {"final_scores.png", "transitions.png"} <= names and "train_loss.png" not in names
     for name in names:
         assert (sweep / name).stat().st_size > 5_000
 
@@ -94,3 +96,18 @@ def test_record_names_commit_hardware_budget_and_scores(sweep: Path, tmp_path: P
     assert table.returncode == 0, table.stderr
     text = (tmp_path / "results" / "README.md").read_text()
     assert "| tiny_baseline |" in text and "2 of 2 epochs" in text and "140 train sentences" in text
+
+
+def test_transition_heatmap_scales_to_learned_values_and_masks_illegal_cells() -> None:
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from ner_lightning.plots import heatmap
+
+    matrix = np.array([[0.5, -10000.0], [-2.0, 1.5]])
+    fig, ax = plt.subplots()
+    heatmap(matrix, ["O", "I-PER"], "t", ax)
+    image = ax.get_images()[0]
+    assert image.get_clim() == (-2.0, 2.0)  # not (-10000, 10000): the learned values keep their colours
+    assert bool(image.get_array().mask[0, 1]) and not bool(image.get_array().mask[1, 0])
+    plt.close(fig)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import run_train, sweep_args
+from helpers import run_entry, run_train, sweep_args
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,3 +80,13 @@ def test_sweep_presets(
         for job in jobs
     ]
     assert got == values
+
+
+def test_missing_sweeper_plugin_names_the_extra(capsys: pytest.CaptureFixture) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is not None:
+        pytest.skip("the optuna extra is installed here")
+    code, out, err = run_entry("train", "-m", "hparams_search=bilstm_optuna", capsys=capsys)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and 'pip install -e ".[optuna]"' in lines[0], err
