@@ -67,3 +67,36 @@ def finish_wandb() -> None:
     wandb = sys.modules.get("wandb")
     if wandb is not None and getattr(wandb, "run", None) is not None:
         wandb.finish()
+
+
+def disk_use(folder: Path) -> tuple[int, int]:
+    """Bytes under ``folder`` (hard links counted once) and how many of them are checkpoints."""
+    seen: set[tuple[int, int]] = set()
+    total = ckpts = 0
+    for path in folder.rglob("*"):
+        if not path.is_file() or path.is_symlink():
+            continue
+        st = path.stat()
+        if (st.st_dev, st.st_ino) in seen:
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        total += st.st_size
+        if path.suffix == ".ckpt":
+            ckpts += st.st_size
+    return total, ckpts
+
+
+try:
+    from hydra.experimental.callback import Callback as _HydraCallback
+except ImportError:  # pragma: no cover - hydra is a dependency
+    _HydraCallback = object  # type: ignore[assignment,misc]
+
+
+class SweepDiskUse(_HydraCallback):
+    """Hydra callback: at the end of a multirun, one line with the sweep folder's disk use (checkpoints apart)."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        folder = Path(config.hydra.sweep.dir)
+        if folder.is_dir():
+            total, ckpts = disk_use(folder)
+            print(f"sweep {folder}: {total / 2**20:,.1f} MB on disk ({ckpts / 2**20:,.1f} MB checkpoints)", flush=True)

@@ -19,6 +19,7 @@ def sweep(mini_corpus: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
     args = ["-m", "experiment=baseline,optimized", "debug=limit", "data.batch_size=8"]  # 18 batches, 5 trained
     proc = run_train(*args, *sweep_args(mini_corpus, folder), cwd=folder)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"sweep {folder}: " in proc.stdout and "MB checkpoints)" in proc.stdout  # the sweep's disk use, at the end
     return folder
 
 
