@@ -121,9 +121,8 @@ class RunReport(Callback):
             )
 
     @override
-    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.sanity_checking or trainer.state.fn != "fit":
-            return
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # (after this epoch's validation and its train/loss_epoch: both are this epoch's)
         m = trainer.callback_metrics
         parts = [f"epoch {trainer.current_epoch}", f"step {trainer.global_step:,}"]
         for key, fmt in (("train/loss_epoch", "{:.4g}"), ("val/loss", "{:.4g}"), ("val/f1", "{:.2%}")):
