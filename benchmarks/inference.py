@@ -47,29 +47,47 @@ def test_split(ckpt: str) -> tuple[list[str], list[list[str]]]:
     return ["".join(s.chars) for s in sents], [s.tags for s in sents]
 
 
-def measure(tagger: Any, texts: list[str], gold: list[list[str]], one: str, reps: int) -> dict[str, Any]:
-    """Throughput in batches of 64, latency of one sentence at batch 1, F1 against gold."""
+def measure_all(
+    taggers: dict[str, Any], texts: list[str], gold: list[list[str]], one: str, reps: int, rounds: int = 3
+) -> dict[str, dict[str, Any]]:
+    """Per backend: throughput in batches of 64 (median of ``rounds`` full passes), latency of one sentence at
+    batch 1 (``reps`` calls), F1 against gold. Backends alternate pass by pass and call by call (ABAB...), so load
+    on a shared machine hits them alike; each throughput also reports its spread (min-max over passes)."""
     from ner_lightning.metrics import entity_scores
 
-    tagger.predict_tags(texts[:64])  # warm-up
-    start = time.perf_counter()
-    tags = tagger.predict_tags(texts, batch_size=64)
-    elapsed = time.perf_counter() - start
-    for _ in range(10):
-        tagger.predict_tags([one])
-    lat = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        tagger.predict_tags([one])
-        lat.append(1000 * (time.perf_counter() - t0))
-    f1 = entity_scores(gold, [[tagger.labels[i] for i in t] for t in tags], tagger.scheme)["f1"]
-    return {
-        "sentences_per_s": len(texts) / elapsed,
-        "p50_ms": statistics.median(lat),
-        "p95_ms": percentile(lat, 95),
-        "f1": 100 * f1,
-        "_tags": tags,
-    }
+    names = list(taggers)
+    for t in taggers.values():  # warm-up
+        t.predict_tags(texts[:64])
+        for _ in range(10):
+            t.predict_tags([one])
+    passes: dict[str, list[float]] = {n: [] for n in names}
+    tags: dict[str, Any] = {}
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            start = time.perf_counter()
+            tags[name] = taggers[name].predict_tags(texts, batch_size=64)
+            passes[name].append(time.perf_counter() - start)
+    lat: dict[str, list[float]] = {n: [] for n in names}
+    for i in range(reps):
+        for name in names if i % 2 == 0 else names[::-1]:
+            t0 = time.perf_counter()
+            taggers[name].predict_tags([one])
+            lat[name].append(1000 * (time.perf_counter() - t0))
+    rows = {}
+    for name, tagger in taggers.items():
+        f1 = entity_scores(gold, [[tagger.labels[i] for i in t] for t in tags[name]], tagger.scheme)["f1"]
+        rows[name] = {
+            "sentences_per_s": len(texts) / statistics.median(passes[name]),
+            "sentences_per_s_spread": [
+                round(len(texts) / max(passes[name]), 1),
+                round(len(texts) / min(passes[name]), 1),
+            ],
+            "p50_ms": statistics.median(lat[name]),
+            "p95_ms": percentile(lat[name], 95),
+            "f1": 100 * f1,
+            "_tags": tags[name],
+        }
+    return rows
 
 
 def bench_model(ckpt: str, threads: int, out_dir: Path, reps: int, index: int = 0) -> dict[str, Any]:
@@ -91,12 +109,14 @@ def bench_model(ckpt: str, threads: int, out_dir: Path, reps: int, index: int = 
     write_sidecar(model, fp32, ckpt, {})
     quantize_int8(fp32, int8)
     write_sidecar(model, int8, ckpt, {})
-    rows: dict[str, Any] = {}
     taggers: dict[str, Any] = {"eager": TorchPredictor(load_checkpoint(ckpt), device="cpu")}
-    rows["eager"] = {**measure(taggers["eager"], texts, gold, one, reps), "bytes": Path(ckpt).stat().st_size}
+    sizes = {"eager": Path(ckpt).stat().st_size}
     for name, path in (("onnx_fp32", fp32), ("onnx_int8", int8)):
         taggers[name] = OnnxPredictor(path, threads=threads)
-        rows[name] = {**measure(taggers[name], texts, gold, one, reps), "bytes": path.stat().st_size}
+        sizes[name] = path.stat().st_size
+    rows: dict[str, Any] = {
+        n: {**row, "bytes": sizes[n]} for n, row in measure_all(taggers, texts, gold, one, reps).items()
+    }
     ref = rows["eager"]["_tags"]
     for row in rows.values():
         row["mismatched_sentences"] = sum(a != b for a, b in zip(ref, row.pop("_tags")))
