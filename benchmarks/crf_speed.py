@@ -23,7 +23,7 @@ import torch
 import torchcrf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import interleaved, median_ms, ratio  # noqa: E402
+from timing import interleaved, median_ms, ratio, write_record  # noqa: E402
 
 from ner_lightning.models.crf import CRF, allowed_transitions  # noqa: E402
 
@@ -107,6 +107,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    parser.add_argument("--record", default=None, help="also write the result with commit and hardware here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     result: dict[str, object] = {"batch": args.batch, "seq": args.seq, "threads": args.threads}
@@ -128,6 +129,7 @@ def main() -> None:
                 flush=True,
             )
     result["targets_met"] = met
+    write_record(args.record, "crf_speed", sys.argv, result)
     print(json.dumps(result))
 
 

@@ -17,6 +17,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import write_record  # noqa: E402
+
 CHILD = r"""
 import json, resource, sys, time
 from ner_lightning.data.datamodule import BioDataModule
@@ -36,6 +39,7 @@ print(json.dumps({"sentences": n, "chars": int(dm.datasets["train"].offsets[-1])
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument("--record", default=None, help="also write the result with commit and hardware here")
     args = parser.parse_args()
     from itertools import islice
 
@@ -67,6 +71,7 @@ def main() -> None:
         result[f"epoch_time_ratio_{k}x"] = round(r["epoch_s"] / first["epoch_s"] / f, 3)
     result["peak_1x_mb"] = round(first["setup_peak_mb"], 1)
     result["peak_max_mb"] = round(rows[f"{args.scales[-1]}x"]["peak_mb"] + rows[f"{args.scales[-1]}x"]["base_mb"], 1)
+    write_record(args.record, "data_scale", sys.argv, result)
     print(json.dumps(result))
 
 

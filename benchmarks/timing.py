@@ -45,3 +45,29 @@ def ratio(reference: Sequence[float], ours: Sequence[float]) -> dict[str, float]
 def median_ms(times: Sequence[float]) -> float:
     """Median of seconds, in milliseconds."""
     return round(statistics.median(times) * 1000, 3)
+
+
+def write_record(path: str | None, benchmark: str, argv: list[str], result: dict) -> None:
+    """Save a benchmark's result with its commit, hardware and command (for ``scripts/results_table.py``)."""
+    if not path:
+        return
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from ner_lightning.records import run_info
+
+    info = run_info()
+    record = {
+        "benchmark": benchmark,
+        "command": "python " + " ".join(argv),
+        "commit": info["commit"],
+        "dirty": info["dirty"],
+        "hardware": info["hardware"],
+        "versions": info["versions"],
+        "started": info["started"],
+        "result": result,
+    }
+    Path(path).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    print(f"recorded {path}", file=sys.stderr)

@@ -25,7 +25,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import ratio  # noqa: E402
+from timing import ratio, write_record  # noqa: E402
 
 from ner_lightning.config import config_dir  # noqa: E402
 from ner_lightning.data.datamodule import BioDataModule  # noqa: E402
@@ -63,6 +63,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sentences", type=int, default=None, help="first MSRA training sentences (default: all)")
     parser.add_argument("--recipes", nargs="+", default=["baseline", "optimized"])
+    parser.add_argument("--record", default=None, help="also write the result with commit and hardware here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     result: dict[str, object] = {"threads": args.threads, "batches": args.batches, "rounds": args.rounds}
@@ -122,6 +123,7 @@ def main() -> None:
             f"{args.threads} thread(s))",
             flush=True,
         )
+    write_record(args.record, "train_speed", sys.argv, result)
     print(json.dumps(result))
 
 

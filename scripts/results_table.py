@@ -30,7 +30,7 @@ def training_rows(records: list[tuple[str, dict]]) -> list[str]:
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, r in records:
-        m = r.get("metrics", {})
+        m = r.get("metrics") or {}
         if "test/f1" not in m:
             continue
 
@@ -38,7 +38,7 @@ def training_rows(records: list[tuple[str, dict]]) -> list[str]:
             return f"{100 * m[key]:.2f}" if key in m else "-"
 
         rows.append(
-            f"| {name} | {budget_text(b) if isinstance(b := r.get('budget'), dict) else b or '-'} "
+            f"| {name} | {budget_text(b) if isinstance(b := r.get('budget'), dict) else b or r.get('note') or '-'} "
             f"| {hardware_text(r.get('hardware'))} | {pct('val_best/f1')} | {pct('test/f1')} "
             f"| {pct('test/f1_LOC')} | {pct('test/f1_ORG')} | {pct('test/f1_PER')} |"
         )
@@ -80,6 +80,55 @@ def server_rows(records: list[tuple[str, dict]]) -> list[str]:
     return rows
 
 
+def benchmark_rows(records: list[tuple[str, dict]]) -> list[str]:
+    """Key figures of ``benchmarks/*.py --record`` results: each with its command, commit and hardware."""
+    lines: list[str] = []
+    for name, r in records:
+        kind, res = r.get("benchmark"), r.get("result") or {}
+        if not kind:
+            continue
+        lines += [
+            f"### {name} (`{r.get('command', kind)}`)",
+            "",
+            f"commit {r.get('commit')}; {hardware_text(r.get('hardware'))}",
+            "",
+        ]
+        if kind == "train_speed":
+            lines += [
+                "| recipe | packed sents/s | unpacked sents/s | speed-up | rounds min-max |",
+                "|---|---|---|---|---|",
+            ]
+            for recipe in ("baseline", "optimized"):
+                if f"train_speedup_{recipe}" in res:
+                    lo, hi = res[f"train_speedup_{recipe}_spread"]
+                    lines.append(
+                        f"| {recipe} | {res[f'{recipe}_packed_train_sents_per_s']} | "
+                        f"{res[f'{recipe}_unpacked_train_sents_per_s']} | {res[f'train_speedup_{recipe}']}x | "
+                        f"{lo}-{hi} |"
+                    )
+        elif kind == "crf_speed":
+            lines += ["| setting | tags | NLL fwd+bwd vs pytorch-crf | decode vs pytorch-crf |", "|---|---|---|---|"]
+            for key in sorted(k for k in res if k.startswith("nll_speedup_") and not k.endswith("_spread")):
+                setting = key.removeprefix("nll_speedup_")
+                lines.append(
+                    f"| {setting.rsplit('_k', 1)[0]} | {setting.rsplit('_k', 1)[1]} | {res[key]}x | "
+                    f"{res[f'decode_speedup_{setting}']}x |"
+                )
+        elif kind == "data_scale":
+            lines += [
+                "| scale | sentences | setup s | pass over batches s | peak MB over interpreter |",
+                "|---|---|---|---|---|",
+            ]
+            for scale, x in (res.get("scales") or {}).items():
+                lines.append(
+                    f"| {scale} | {x['sentences']:,} | {x['setup_s']:.1f} | {x['epoch_s']:.1f} | {x['peak_mb']:.0f} |"
+                )
+            ratios = ", ".join(f"{k} {v}" for k, v in res.items() if "ratio" in k)
+            lines += ["", f"Per-unit ratios (1.0 = linear): {ratios}."]
+        lines.append("")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, default=RESULTS, help="folder of JSON records (default: results/)")
@@ -108,6 +157,9 @@ def main() -> None:
         "",
         *server_rows(records),
         "",
+        "## Benchmarks (`benchmarks/*.py --record`)",
+        "",
+        *benchmark_rows(records),
     ]
     (results / "README.md").write_text("\n".join(text), encoding="utf-8")
     print(f"wrote {results / 'README.md'} from {len(records)} records")
