@@ -32,6 +32,28 @@ class RunCheckpoint(ModelCheckpoint):
     (Lightning never deletes checkpoints outside this run's folder.)
     """
 
+    def __init__(self, *args: Any, last_every_minutes: float | None = 10.0, **kwargs: Any) -> None:
+        """``last_every_minutes``: also write ``last.ckpt`` mid-epoch after this many minutes of training since the
+        last save (a long CPU epoch is never lost to a crash or a kill); ``None`` turns it off."""
+        super().__init__(*args, **kwargs)
+        self.last_every_s = 60.0 * last_every_minutes if last_every_minutes else None
+        self._last_save_time: float | None = None
+
+    @override
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        if self.last_every_s is None:
+            return
+        import time
+
+        now = time.monotonic()
+        if self._last_save_time is None:
+            self._last_save_time = now
+        elif now - self._last_save_time >= self.last_every_s:
+            self._save_last_now(trainer)
+
     def _save_last_now(self, trainer: L.Trainer) -> None:
         if not self.save_last or trainer.fast_dev_run or trainer.sanity_checking:
             return
@@ -40,6 +62,9 @@ class RunCheckpoint(ModelCheckpoint):
         if self._last_global_step_saved == trainer.global_step and self.last_model_path:
             return  # already saved at this step (Lightning saved top-k and last together)
         self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+        import time
+
+        self._last_save_time = time.monotonic()
 
     @override
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

@@ -89,3 +89,24 @@ def test_short_run_console_shows_folder_eta_and_no_dependency_warnings(
     for noise in ("Warning", "warn(", "deprecated", "Total FLOPs", "GPU available", "Tip:", "💡"):
         assert noise not in console, f"{noise!r} in the console:\n{console}"
     assert "run folder:" in (tmp_path / "train.log").read_text()
+
+
+def test_last_checkpoint_is_written_mid_epoch_on_a_time_interval(mini_corpus: dict[str, Path], tmp_path: Path) -> None:
+    """A long epoch is never lost: with the interval at ~0.1 s, last.ckpt appears before the first epoch ends;
+    the process is then killed (-9) and the checkpoint holds a mid-epoch step."""
+    import torch
+
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "ner_lightning.train", *_args(mini_corpus), "trainer.max_epochs=1"]
+    cmd += ["callbacks.model_checkpoint.last_every_minutes=0.002", f"hydra.run.dir={run}"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = run / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 300
+    while time.time() < deadline and not last.is_file():
+        time.sleep(0.05)
+    time.sleep(0.3)  # let the write finish
+    proc.kill()
+    proc.wait(timeout=60)
+    state = torch.load(last, map_location="cpu", weights_only=True)
+    assert 0 < state["global_step"] < 70, state["global_step"]  # 70 batches an epoch: saved mid-epoch
