@@ -54,6 +54,27 @@ class RunCheckpoint(ModelCheckpoint):
         elif now - self._last_save_time >= self.last_every_s:
             self._save_last_now(trainer)
 
+    @override
+    def _save_last_checkpoint(self, trainer: L.Trainer, monitor_candidates: dict[str, Any]) -> None:
+        """``save_last: link``: ``last.ckpt`` links to the checkpoint saved at this same step (one copy of identical
+        weights on disk); at any other step it is a real file (Lightning would link to an older top-k file), and a
+        link is removed before a real save (writing through it would overwrite the best checkpoint)."""
+        import os
+
+        link = self.save_last == "link"
+        same_step = bool(self._last_checkpoint_saved) and self._last_global_step_saved == trainer.global_step
+        filepath = self.format_checkpoint_name(monitor_candidates, self.CHECKPOINT_NAME_LAST)
+        if trainer.is_global_zero and os.path.islink(filepath):
+            os.remove(filepath)
+        if link and not same_step:
+            self.save_last = True
+            try:
+                super()._save_last_checkpoint(trainer, monitor_candidates)
+            finally:
+                self.save_last = "link"
+            return
+        super()._save_last_checkpoint(trainer, monitor_candidates)
+
     def _save_last_now(self, trainer: L.Trainer) -> None:
         if not self.save_last or trainer.fast_dev_run or trainer.sanity_checking:
             return

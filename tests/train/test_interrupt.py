@@ -110,3 +110,32 @@ def test_last_checkpoint_is_written_mid_epoch_on_a_time_interval(mini_corpus: di
     proc.wait(timeout=60)
     state = torch.load(last, map_location="cpu", weights_only=True)
     assert 0 < state["global_step"] < 70, state["global_step"]  # 70 batches an epoch: saved mid-epoch
+
+
+def test_last_checkpoint_links_to_an_identical_best_and_never_overwrites_it(
+    mini_corpus: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """At a step where the best checkpoint was just saved, last.ckpt is a link to it (one copy on disk); a later
+    real save of last.ckpt replaces the link, leaving the best file as it was."""
+    import torch
+
+    from ner_lightning.tracking import disk_use
+
+    run = tmp_path / "run"
+    args = [*_args(mini_corpus), "data.batch_size=16", "trainer.max_epochs=1", f"hydra.run.dir={run}"]
+    code, out, err = run_entry("train", *args, capsys=capsys)
+    assert code == 0, err[-2000:]
+    last = run / "checkpoints" / "last.ckpt"
+    best = Path(json.loads((run / "metrics.json").read_text())["best_checkpoint"])
+    assert last.is_symlink() and last.resolve() == best.resolve()
+    total, ckpts = disk_use(run / "checkpoints")
+    assert ckpts == best.stat().st_size  # one copy
+    before = best.read_bytes()
+    # one more epoch whose validation is not better can only write last.ckpt as a real file
+    code, out, err = run_entry(
+        "train", *_args(mini_corpus), "data.batch_size=16", "trainer.max_epochs=2", "optimizer.lr=1e-12",
+        f"ckpt_path={last}", capsys=capsys,
+    )  # fmt: skip
+    assert code == 0, err[-2000:]
+    assert best.read_bytes() == before, "the best checkpoint was overwritten through the link"
+    assert torch.load(last, map_location="cpu", weights_only=True)["global_step"] == 2 * 9
