@@ -69,14 +69,16 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(msra_slice: dict[str, Pa
         cwd=tmp_path,
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
+    # the resumed run continues in the killed run's folder (no second folder for one run)
+    assert not (tmp_path / "resumed").exists()
 
     a = json.loads((tmp_path / "full" / "metrics.json").read_text())
-    b = json.loads((tmp_path / "resumed" / "metrics.json").read_text())
+    b = json.loads((killed_dir / "metrics.json").read_text())
     assert b["global_step"] == a["global_step"] and b["epochs"] == a["epochs"]
     for key in ("val/f1_best", "val_best/f1", "val_last/f1", "val_last/loss"):
         assert b[key] == pytest.approx(a[key], abs=1e-4), key
     sa = torch.load(tmp_path / "full" / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
-    sb = torch.load(tmp_path / "resumed" / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
+    sb = torch.load(killed_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
     assert sb["global_step"] == sa["global_step"]
     for (ka, ta), (kb, tb) in zip(sa["state_dict"].items(), sb["state_dict"].items()):
         assert ka == kb and torch.allclose(ta.float(), tb.float(), atol=1e-4), ka
