@@ -66,3 +66,46 @@ def run_entry(module: str, *args: str, capsys: Any) -> tuple[int, str, str]:
         GlobalHydra.instance().clear()
     out, err = capsys.readouterr()
     return code, out, err
+
+
+class PauseAtStep:
+    """A Lightning callback for tests of signals: at ``step`` it writes ``marker`` and sleeps ``seconds`` inside
+    the training loop, so a test can interrupt or kill the run at a known step instead of guessing with timers.
+
+    Used from a subprocess as ``+callbacks.pause._target_=helpers.PauseAtStep`` (``tests/`` on ``PYTHONPATH``).
+    """
+
+    def __new__(cls, step: int, marker: str, seconds: float = 120.0) -> Any:
+        import time
+
+        from lightning.pytorch.callbacks import Callback
+
+        class _Pause(Callback):
+            def on_train_batch_end(self, trainer: Any, *args: Any) -> None:
+                if trainer.global_step == step:
+                    Path(marker).write_text(str(step))
+                    time.sleep(seconds)
+
+        return _Pause()
+
+
+def pause_args(step: int, marker: Path) -> list[str]:
+    """Overrides that add :class:`PauseAtStep` to a training run."""
+    return [
+        "+callbacks.pause._target_=helpers.PauseAtStep",
+        f"+callbacks.pause.step={step}",
+        f"+callbacks.pause.marker={marker}",
+    ]
+
+
+def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 300) -> None:
+    """Wait until ``path`` exists (failing with the process output if the process ends first)."""
+    import time
+
+    deadline = time.time() + timeout
+    while not path.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"the run ended before {path.name}: {proc.communicate()[0]!r}"[-3000:])
+        if time.time() > deadline:
+            raise AssertionError(f"no {path} after {timeout} s")
+        time.sleep(0.05)

@@ -9,11 +9,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from helpers import run_entry
+from helpers import pause_args, run_entry, wait_for
 
 
 def _args(corpus: dict[str, Path]) -> list[str]:
@@ -30,28 +29,30 @@ def _args(corpus: dict[str, Path]) -> list[str]:
     ]
 
 
+def _tests_path() -> str:
+    """``PYTHONPATH`` for a subprocess that imports ``helpers`` (the tests folder first)."""
+    return os.pathsep.join(p for p in (str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH")) if p)
+
+
 def test_sigint_keeps_a_resumable_checkpoint_and_resume_continues_in_the_run_folder(
     mini_corpus: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    run = tmp_path / "run"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run, marker = tmp_path / "run", tmp_path / "paused"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": _tests_path()}
     cmd = [sys.executable, "-m", "ner_lightning.train", *_args(mini_corpus), "trainer.max_epochs=50"]
+    cmd += pause_args(100, marker)  # step 100 = batch 30 of epoch 1, after the first validation (a best to score)
     proc = subprocess.Popen(
         [*cmd, f"hydra.run.dir={run}"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
-    log = run / "train.log"
-    deadline = time.time() + 300
-    while time.time() < deadline and not (log.is_file() and "epoch 0 |" in log.read_text()):
-        time.sleep(0.2)  # wait for the first validation (a best checkpoint to score)
-    time.sleep(0.5)  # then into epoch 1
+    wait_for(marker, proc)
     proc.send_signal(signal.SIGINT)
     out = proc.communicate(timeout=300)[0].decode()
     assert proc.returncode == 130, out[-3000:]
     assert (run / "checkpoints" / "last.ckpt").is_file()
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["run"]["budget"]["stopped_by"] == "interrupted" and "test/f1" in metrics
-    stopped_at = metrics["global_step"]
-    assert stopped_at % 70 != 0, "the interrupt should land mid-epoch"
+    assert metrics["global_step"] == 100, "the interrupt lands mid-epoch (70 batches an epoch)"
+    log = run / "train.log"
     assert "interrupted at step" in log.read_text() and "resume with:" in out
 
     # resume: same folder, earlier curves kept, training continues from the interrupted step
@@ -92,24 +93,21 @@ def test_short_run_console_shows_folder_eta_and_no_dependency_warnings(
 
 
 def test_last_checkpoint_is_written_mid_epoch_on_a_time_interval(mini_corpus: dict[str, Path], tmp_path: Path) -> None:
-    """A long epoch is never lost: with the interval at ~0.1 s, last.ckpt appears before the first epoch ends;
-    the process is then killed (-9) and the checkpoint holds a mid-epoch step."""
+    """A long epoch is never lost: with the interval at ~0.01 s, last.ckpt is written during the first epoch;
+    the process is killed (-9) while paused at step 50 and the checkpoint holds a mid-epoch step."""
     import torch
 
-    run = tmp_path / "run"
+    run, marker = tmp_path / "run", tmp_path / "paused"
     cmd = [sys.executable, "-m", "ner_lightning.train", *_args(mini_corpus), "trainer.max_epochs=1"]
-    cmd += ["callbacks.model_checkpoint.last_every_minutes=0.002", f"hydra.run.dir={run}"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    last = run / "checkpoints" / "last.ckpt"
-    deadline = time.time() + 300
-    while time.time() < deadline and not last.is_file():
-        time.sleep(0.05)
-    time.sleep(0.3)  # let the write finish
+    cmd += ["callbacks.model_checkpoint.last_every_minutes=0.0002", f"hydra.run.dir={run}", *pause_args(50, marker)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": _tests_path()}
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    wait_for(marker, proc)  # paused inside the loop at step 50: no write in progress
     proc.kill()
     proc.wait(timeout=60)
+    last = run / "checkpoints" / "last.ckpt"
     state = torch.load(last, map_location="cpu", weights_only=True)
-    assert 0 < state["global_step"] < 70, state["global_step"]  # 70 batches an epoch: saved mid-epoch
+    assert 0 < state["global_step"] <= 50, state["global_step"]  # 70 batches an epoch: saved mid-epoch
 
 
 def test_last_checkpoint_links_to_an_identical_best_and_never_overwrites_it(
