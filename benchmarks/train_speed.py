@@ -6,7 +6,9 @@ their mix of short and long batches is the epoch's (the packed LSTM's cost grows
 few random batches would misstate it). each round times one full training step (forward, CRF loss,
 backward, Adam step) per batch with the packed LSTM and with the unpacked one, alternating batch by batch (ABAB), so
 load on a shared machine hits both alike. Reports the median over rounds of sentences/s and of the speed-up, with the
-spread (min-max of the per-round ratios). Outputs are checked equal first. The last line is one JSON object.
+spread (min-max of the per-round ratios). Outputs are checked equal first. It also reports how fast the unpacked
+step does the LSTM's multiply-adds against this core's fp32 matmul rate (measured in the same run): the ceiling
+any exact fp32 LSTM implementation meets. The last line is one JSON object.
 
     python benchmarks/train_speed.py [--threads 1 --batches 12 --rounds 3 --recipes baseline optimized]
 """
@@ -56,6 +58,32 @@ def recipe_batches(experiment: str, sentences: int | None, batches: int) -> tupl
     return cfg, dm, [epoch[i] for i in picks]
 
 
+def lstm_train_flops(lstm: torch.nn.LSTM, batches: list[dict]) -> float:
+    """Multiply-add FLOPs of the BiLSTM's forward and backward (3x forward) over ``batches`` at padded length."""
+    total = 0.0
+    for batch in batches:
+        b, t = batch["mask"].shape
+        for layer in range(lstm.num_layers):
+            inp = lstm.input_size if layer == 0 else 2 * lstm.hidden_size
+            # 2 directions x 2 FLOPs per multiply-add x (batch x steps) x 4 gates x (input + hidden) x hidden
+            total += 3 * 2 * 2 * b * t * 4 * lstm.hidden_size * (inp + lstm.hidden_size)
+    return total
+
+
+def matmul_gflops(size: int = 1024, repeats: int = 5) -> float:
+    """This core's fp32 matrix-multiply throughput (GFLOP/s, best of ``repeats``): the ceiling for an LSTM step."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    return 2 * size**3 / best / 1e9
+
+
+def _timed(fn: object) -> float:
+    t0 = time.perf_counter()
+    fn()  # type: ignore[operator]
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
@@ -67,6 +95,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     result: dict[str, object] = {"threads": args.threads, "batches": args.batches, "rounds": args.rounds}
+    result["matmul_gflop_per_s"] = round(matmul_gflops(), 1)
     for experiment in args.recipes:
         cfg, dm, batches = recipe_batches(experiment, args.sentences, args.batches)
         sentences = sum(int(b["mask"].size(0)) for b in batches)
@@ -115,12 +144,19 @@ def main() -> None:
         result[f"train_speedup_{experiment}"] = speed["median"]
         result[f"train_speedup_{experiment}_spread"] = [speed["min"], speed["max"]]
         result[f"{experiment}_batch_lengths"] = [min(lengths), round(statistics.mean(lengths), 1), max(lengths)]
+        # the unpacked step's LSTM arithmetic alone, per second of the whole step, against this core's matmul rate:
+        # near 1 means the step is bound by the LSTM's multiply-adds, not by how padding or packing is handled
+        rate = lstm_train_flops(unpacked.encoder.lstm, batches) / statistics.median(totals["unpacked"]) / 1e9
+        result[f"{experiment}_unpacked_lstm_gflop_per_s"] = round(rate, 1)
+        result[f"{experiment}_unpacked_matmul_fraction"] = round(rate / result["matmul_gflop_per_s"], 2)
         print(
             f"{experiment}: unpacked {result[f'{experiment}_unpacked_train_sents_per_s']} sents/s vs packed "
             f"{result[f'{experiment}_packed_train_sents_per_s']} ({speed['median']}x, rounds "
             f"{speed['min']}-{speed['max']}x; {len(batches)} batches at length quantiles of one epoch, "
             f"{sentences} sentences, padded length min/mean/max {result[f'{experiment}_batch_lengths']}, "
-            f"{args.threads} thread(s))",
+            f"{args.threads} thread(s)); the unpacked step does the LSTM's arithmetic at {rate:.1f} GFLOP/s = "
+            f"{result[f'{experiment}_unpacked_matmul_fraction']:.0%} of this core's fp32 matmul rate "
+            f"({result['matmul_gflop_per_s']} GFLOP/s)",
             flush=True,
         )
     write_record(args.record, "train_speed", sys.argv, result)
