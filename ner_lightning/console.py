@@ -23,6 +23,7 @@ _QUIET = [
     r".*`isinstance\(treespec.*",
     r".*The number of training batches .* is smaller than the logging interval.*",
     r".*Using `DistributedSampler` with the dataloaders.*",  # scores are gathered and de-duplicated (metrics.py)
+    r".*ended before the epoch ended and your dataloader is not resumable.*",  # the batch sampler skips done batches
 ]
 
 

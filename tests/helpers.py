@@ -109,3 +109,35 @@ def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 300) -> None:
         if time.time() > deadline:
             raise AssertionError(f"no {path} after {timeout} s")
         time.sleep(0.05)
+
+
+class RecordBatches:
+    """A Lightning callback that appends, for every trained batch, ``epoch global_step index index ...`` to
+    ``<path>.<rank>`` (the sentences each process trained on, in order)."""
+
+    def __new__(cls, path: str) -> Any:
+        from lightning.pytorch.callbacks import Callback
+
+        class _Record(Callback):
+            def on_train_batch_end(self, trainer: Any, module: Any, outputs: Any, batch: Any, *args: Any) -> None:
+                ids = " ".join(str(int(i)) for i in batch["index"])
+                with open(f"{path}.{trainer.global_rank}", "a", encoding="utf-8") as fh:
+                    fh.write(f"{trainer.current_epoch} {trainer.global_step} {ids}\n")
+
+        return _Record()
+
+
+def record_args(path: Path) -> list[str]:
+    """Overrides that add :class:`RecordBatches` to a training run (before any pause, so a paused batch is kept)."""
+    return ["+callbacks.rec._target_=helpers.RecordBatches", f"+callbacks.rec.path={path}"]
+
+
+def trained_sentences(path: Path, epoch: int) -> list[int]:
+    """Sentence indices trained in ``epoch`` over all ranks' records of ``path`` (with repeats)."""
+    out: list[int] = []
+    for file in sorted(path.parent.glob(path.name + ".*")):
+        for line in file.read_text(encoding="utf-8").splitlines():
+            e, _, *ids = line.split()
+            if int(e) == epoch:
+                out += [int(i) for i in ids]
+    return out

@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator, Sequence
 import torch
 from torch.utils.data import Sampler
 
+from ner_lightning.errors import ConfigError
+
 IGNORE_INDEX = -100
 
 
@@ -57,6 +59,12 @@ class BucketBatchSampler(Sampler[list[int]]):
         epoch_fn: the current epoch of the training loop (a resumed run restores it before iterating; Lightning
             creates a resumed epoch's iterator before it would call ``set_epoch``, so without this a resumed run
             replays epoch 0's order).
+        done_fn: how many of this epoch's batches were already trained when a run resumes mid-epoch (they are
+            skipped, so the resumed epoch trains the rest of the same order, each batch once); 0 otherwise.
+        num_replicas: processes that share the epoch (DDP); every process builds the same batches from the same
+            seed and takes every ``num_replicas``-th from ``rank`` on, the list padded with its first batches so that
+            all processes take the same number of steps.
+        rank: this process's rank.
     """
 
     def __init__(
@@ -68,7 +76,15 @@ class BucketBatchSampler(Sampler[list[int]]):
         pool_batches: int = 50,
         seed: int = 0,
         epoch_fn: Callable[[], int | None] | None = None,
+        done_fn: Callable[[], int] | None = None,
+        num_replicas: int = 1,
+        rank: int = 0,
     ) -> None:
+        if isinstance(lengths, Sampler):  # Lightning re-creating it around its DistributedSampler: would be garbage
+            raise ConfigError(
+                "trainer.use_distributed_sampler=true with length-bucketed batches: the data module shards its own "
+                "batches across processes; set trainer.use_distributed_sampler=false (as conf/trainer/ddp.yaml does)"
+            )
         self.lengths = list(lengths)
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -78,6 +94,8 @@ class BucketBatchSampler(Sampler[list[int]]):
         self.epoch = 0
         self._epoch_given = False
         self.epoch_fn = epoch_fn
+        self.done_fn = done_fn
+        self.num_replicas, self.rank = num_replicas, rank
 
     def set_epoch(self, epoch: int) -> None:
         """Use ``seed + epoch`` for the next iteration (Lightning calls it before every epoch, a resumed run too)."""
@@ -102,22 +120,40 @@ class BucketBatchSampler(Sampler[list[int]]):
             rng.shuffle(batches)
         if not self._epoch_given:  # plain loops: advance by ourselves
             self.epoch += 1
+        if self.num_replicas > 1:
+            batches = shard(batches, self.num_replicas, self.rank)
+        done = self.done_fn() if self.done_fn is not None else 0
+        if 0 < done < len(batches):  # resumed mid-epoch: the rest of this epoch's order
+            batches = batches[done:]
         return iter(batches)
 
     def __len__(self) -> int:
         n = len(self.lengths)
         pools = [min(self.pool, n - p) for p in range(0, n, self.pool)]
         if self.drop_last:
-            return sum(k // self.batch_size for k in pools)
-        return sum(-(-k // self.batch_size) for k in pools)
+            total = sum(k // self.batch_size for k in pools)
+        else:
+            total = sum(-(-k // self.batch_size) for k in pools)
+        return -(-total // self.num_replicas)
+
+
+def shard(items: list, num_replicas: int, rank: int) -> list:
+    """Every ``num_replicas``-th item from ``rank`` on, after padding ``items`` with its own first items to a
+    multiple of ``num_replicas`` (every process gets the same count, as DDP needs; the padding repeats a few)."""
+    if not items:
+        return items
+    padded = items + items[: (-len(items)) % num_replicas]
+    return padded[rank::num_replicas]
 
 
 class LengthSortedSampler(Sampler[int]):
     """Indices by increasing length (evaluation: batches of similar length carry little padding; the order does not
     change scores, which are computed over the whole split)."""
 
-    def __init__(self, lengths: Sequence[int]) -> None:
-        self.order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    def __init__(self, lengths: Sequence[int], num_replicas: int = 1, rank: int = 0) -> None:
+        # under DDP each process scores its share (padded with repeats; the gathered scores count each sentence once)
+        order = sorted(range(len(lengths)), key=lengths.__getitem__)
+        self.order = shard(order, num_replicas, rank) if num_replicas > 1 else order
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.order)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from ner_lightning.data.collate import BucketBatchSampler, collate_batch
@@ -81,3 +82,38 @@ def test_bucket_sampler_covers_everything_once_with_similar_lengths() -> None:
     spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches) / len(batches)
     assert spread < 20  # random batches would spread ~90
     assert list(sampler) != batches  # a new order every epoch
+
+
+def test_bucket_sampler_shards_across_processes_and_resumes_mid_epoch() -> None:
+    lengths = [(i * 37) % 100 + 1 for i in range(1003)]
+    whole = BucketBatchSampler(lengths, batch_size=10, seed=1)
+    whole.set_epoch(4)
+    order = list(whole)  # 101 batches, the last one short
+    shares = []
+    for rank in range(2):
+        part = BucketBatchSampler(lengths, batch_size=10, seed=1, num_replicas=2, rank=rank)
+        part.set_epoch(4)
+        shares.append(list(part))
+        assert len(shares[-1]) == len(part) == 51  # same step count on both processes
+    assert shares[0] == order[0::2] and shares[1] == order[1::2] + [order[0]]  # padded with a repeat
+    assert {i for share in shares for b in share for i in b} == set(range(1003))
+    # resumed after 30 trained batches: the same epoch's order from batch 30 on
+    resumed = BucketBatchSampler(lengths, batch_size=10, seed=1, epoch_fn=lambda: 4, done_fn=lambda: 30)
+    assert list(resumed) == order[30:]
+
+
+def test_unbucketed_batches_are_random_not_sorted_by_length() -> None:
+    lengths = [(i * 37) % 100 + 1 for i in range(1000)]
+    batches = list(BucketBatchSampler(lengths, batch_size=10, pool_batches=1, seed=1))
+    assert sorted(i for b in batches for i in b) == list(range(1000))
+    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches) / len(batches)
+    assert spread > 60  # random batches spread ~80; bucketed ones < 20
+
+
+def test_lightning_rebuilding_the_bucket_sampler_is_a_clear_error() -> None:
+    from torch.utils.data import SequentialSampler
+
+    from ner_lightning.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="use_distributed_sampler=false"):
+        BucketBatchSampler(SequentialSampler(range(10)), batch_size=2, drop_last=False)  # what Lightning's DDP does

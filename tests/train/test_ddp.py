@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ner_lightning.metrics import gather_rows
-from tests.helpers import run_entry
+from tests.helpers import record_args, run_entry, trained_sentences
 
 
 def test_gather_rows_counts_each_sentence_once() -> None:
@@ -44,8 +44,10 @@ def ddp_run(msra_slice: dict[str, Path], tmp_path_factory: pytest.TempPathFactor
         "model.encoder.hidden_size=64",
         "optimizer.lr=0.01",
         "seed=3",
+        *record_args(cwd / "batches"),  # what each rank trained on
     ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    paths = [str(Path(__file__).resolve().parents[i]) for i in (1, 2)]  # helpers (callback), the checkout
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(paths)}
     proc = subprocess.run(
         [sys.executable, "-m", "ner_lightning.train", *args],
         cwd=cwd,
@@ -74,6 +76,19 @@ def test_ddp_scores_equal_a_single_process_evaluation(ddp_run: Path, capsys: pyt
         assert single[f"{split}/token_acc"] == metrics[key.replace("f1", "token_acc")]
     report = json.loads((runs[0] / "test_report.json").read_text())
     assert report["sentences"] == 400  # every test sentence once (each rank scored 200 of them)
+
+
+def test_ddp_ranks_train_on_disjoint_shares_of_every_epoch(ddp_run: Path) -> None:
+    """Each epoch's training sentences are split between the two processes: together they cover the training split,
+    each rank takes the same number of steps, and only the padding of an odd batch count is repeated."""
+    metrics = json.loads(next(ddp_run.rglob("metrics.json")).read_text())
+    n = metrics["train_sentences"]
+    steps = [len((ddp_run / f"batches.{rank}").read_text().splitlines()) for rank in (0, 1)]
+    assert steps[0] == steps[1] == metrics["global_step"]
+    for epoch in range(5):
+        seen = trained_sentences(ddp_run / "batches", epoch)
+        assert set(seen) == set(range(n)), f"epoch {epoch}: {n - len(set(seen))} training sentences never seen"
+        assert len(seen) - n <= 16, f"epoch {epoch}: {len(seen) - n} repeats (at most one padding batch)"
 
 
 def test_ddp_without_gpus_is_one_line(capsys: pytest.CaptureFixture) -> None:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import pause_args, run_entry, wait_for
+from helpers import pause_args, record_args, run_entry, trained_sentences, wait_for
 
 
 def _args(corpus: dict[str, Path]) -> list[str]:
@@ -37,10 +37,13 @@ def _tests_path() -> str:
 def test_sigint_keeps_a_resumable_checkpoint_and_resume_continues_in_the_run_folder(
     mini_corpus: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    run, marker = tmp_path / "run", tmp_path / "paused"
+    run, marker, batches = tmp_path / "run", tmp_path / "paused", tmp_path / "batches"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": _tests_path()}
     cmd = [sys.executable, "-m", "ner_lightning.train", *_args(mini_corpus), "trainer.max_epochs=50"]
-    cmd += pause_args(100, marker)  # step 100 = batch 30 of epoch 1, after the first validation (a best to score)
+    cmd += [
+        *record_args(batches),
+        *pause_args(100, marker),
+    ]  # step 100 = batch 30 of epoch 1, after the first validation (a best to score)
     proc = subprocess.Popen(
         [*cmd, f"hydra.run.dir={run}"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
@@ -58,13 +61,17 @@ def test_sigint_keeps_a_resumable_checkpoint_and_resume_continues_in_the_run_fol
     # resume: same folder, earlier curves kept, training continues from the interrupted step
     code, out, err = run_entry(
         "train", *_args(mini_corpus), "trainer.max_epochs=3", f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}",
-        f"hydra.run.dir={tmp_path / 'fresh'}", capsys=capsys,
+        f"hydra.run.dir={tmp_path / 'fresh'}", *record_args(batches), capsys=capsys,
     )  # fmt: skip
     assert code == 0, err[-3000:]
     assert not (tmp_path / "fresh").exists(), "the resumed run must not open a second run folder"
     resumed = json.loads((run / "metrics.json").read_text())
     assert resumed["global_step"] == 3 * 70 and resumed["run"]["budget"]["stopped_by"] == "max_epochs"
     assert (run / "csv" / "metrics.csv").is_file() and (run / "csv" / "resumed_1" / "metrics.csv").is_file()
+    # the interrupted epoch, split over two processes, trained every sentence exactly once (not its first batches
+    # twice and its last never)
+    assert sorted(trained_sentences(batches, 1)) == list(range(140)), "epoch 1 across the interrupt"
+    assert sorted(trained_sentences(batches, 2)) == list(range(140))
 
     # resuming the finished run: one line, nothing retrained or re-tested
     code, out, err = run_entry(
