@@ -133,3 +133,19 @@ class RunReport(Callback):
             parts.append(f"best {float(m['val/f1_best']):.2%}")
         parts.append(f"{_minutes(time.perf_counter() - self._epoch_t0)}")
         rank_zero_info(" | ".join(parts))
+
+
+def test_line(metrics: dict[str, float], checkpoint: str) -> str:
+    """One line of the test scores in percent (the epoch lines' unit), per entity type too, and where they came
+    from: ``test (best checkpoint epoch_003-...): F1 91.20% | P ... | R ... | LOC ... | token accuracy ...``."""
+    name = Path(checkpoint).name if checkpoint else "last weights"
+    parts = [f"test ({name}): F1 {metrics['test/f1']:.2%}"]
+    parts += [
+        f"{label} {metrics[k]:.2%}" for label, k in (("P", "test/precision"), ("R", "test/recall")) if k in metrics
+    ]
+    types = sorted(k for k in metrics if k.startswith("test/f1_"))
+    if types:
+        parts.append(" ".join(f"{k[len('test/f1_') :]} {metrics[k]:.2%}" for k in types))
+    if "test/token_acc" in metrics:
+        parts.append(f"token accuracy {metrics['test/token_acc']:.2%}")
+    return " | ".join(parts)

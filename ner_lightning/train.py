@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from ner_lightning.callbacks import DivergenceGuard, RunFiles, TrainThroughput, finite_metrics
 from ner_lightning.cli import check_config, hydra_entry, run_cli
 from ner_lightning.config import config_dir
-from ner_lightning.console import RunReport, close_file_log, log_to_file, quiet
+from ner_lightning.console import RunReport, close_file_log, log_to_file, quiet, test_line
 from ner_lightning.data.datamodule import NerDataModule
 from ner_lightning.errors import ConfigError, DeviceError, NerError, number
 from ner_lightning.models.tagger import Tagger
@@ -174,8 +174,9 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         )
         metrics.pop("val_best/f1_best", None)
     if cfg.get("test") and "test" in dm.datasets and (ckpt or not interrupted):
-        trainer.test(model, datamodule=dm)
+        trainer.test(model, datamodule=dm, verbose=False)  # (Lightning's table: raw fractions, 16 digits)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
+        rank_zero_info(test_line(metrics, ckpt))
     metrics.update(
         {
             "fit_time_s": fit_time,
@@ -196,6 +197,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         record = {**metrics, "best_checkpoint": ckpt or None, "run": info}
         with open(out, "w", encoding="utf-8") as fh:
             json.dump(record, fh, indent=2, sort_keys=True)
+        rank_zero_info(f"results: {out}")
     if file_log is not None:
         close_file_log(file_log)
     if interrupted:

@@ -97,6 +97,10 @@ def test_short_run_console_shows_folder_eta_and_no_dependency_warnings(
     for noise in ("Warning", "warn(", "deprecated", "Total FLOPs", "GPU available", "Tip:", "💡"):
         assert noise not in console, f"{noise!r} in the console:\n{console}"
     assert "run folder:" in (tmp_path / "train.log").read_text()
+    # the test scores: one line in percent (the epoch lines' unit), not Lightning's table of raw fractions
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert "test (epoch_" in console and f"F1 {metrics['test/f1']:.2%}" in console
+    assert "Test metric" not in console and f"results: {tmp_path / 'metrics.json'}" in console
 
 
 def test_last_checkpoint_is_written_mid_epoch_on_a_time_interval(mini_corpus: dict[str, Path], tmp_path: Path) -> None:
