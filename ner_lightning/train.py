@@ -25,6 +25,7 @@ from ner_lightning.cli import check_config, hydra_entry, run_cli
 from ner_lightning.config import config_dir
 from ner_lightning.console import RunReport, close_file_log, log_to_file, quiet, test_line
 from ner_lightning.data.datamodule import NerDataModule
+from ner_lightning.ddp import children_run_this_job, end_job
 from ner_lightning.errors import ConfigError, DeviceError, NerError, number
 from ner_lightning.models.tagger import Tagger
 from ner_lightning.records import budget, run_info
@@ -121,6 +122,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     throughput = TrainThroughput()
     sizes = {name: len(split) for name, split in dm.datasets.items()}
     callbacks += [DivergenceGuard(), RunFiles(), throughput, RunReport(str(cfg.paths.output_dir), sizes)]
+    if HydraConfig.initialized():
+        children_run_this_job()  # DDP ranks 1.. rerun this job, not the whole command line (a multirun)
     trainer: L.Trainer = hydra.utils.instantiate(trainer_cfg, callbacks=callbacks, logger=loggers or False)
     counts = model.parameter_counts()
     rank_zero_info(
@@ -260,6 +263,7 @@ def _main(cfg: DictConfig) -> float | None:
         metrics, _ = run_cli(train, cfg)
     finally:
         finish_wandb()  # every multirun job is its own W&B run
+        end_job()  # and its own DDP process group
     return metrics.get(cfg.get("optimized_metric") or "")
 
 

@@ -91,6 +91,36 @@ def test_ddp_ranks_train_on_disjoint_shares_of_every_epoch(ddp_run: Path) -> Non
         assert len(seen) - n <= 16, f"epoch {epoch}: {len(seen) - n} repeats (at most one padding batch)"
 
 
+def test_ddp_in_a_multirun_runs_each_job_once_with_its_own_processes(
+    mini_corpus: dict[str, Path], tmp_path: Path
+) -> None:
+    """``-m seed=1,2`` with ``trainer=ddp``: Lightning starts rank 1 with the parent's command line, which is the
+    whole sweep; each rank-1 process must instead run its own job (same seed, same folder) and nothing else."""
+    sweep = tmp_path / "sweep"
+    args = [
+        "-m", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_epochs=2",
+        "trainer.enable_progress_bar=false", "data=bio", f"data.train_path={mini_corpus['train']}",
+        f"data.test_path={mini_corpus['test']}", "data.dev_size=20", "data.batch_size=8", "data.progress=false",
+        "~logger", "model.encoder.embedding_dim=8", "model.encoder.hidden_size=8", "seed=1,2",
+        f"hydra.sweep.dir={sweep}", *record_args(Path("${hydra:runtime.output_dir}") / "batches"),
+    ]  # fmt: skip
+    paths = [str(Path(__file__).resolve().parents[i]) for i in (1, 2)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(paths)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "ner_lightning.train", *args], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=600,
+    )  # fmt: skip
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert out.count("Launching 2 jobs") == 1, "a rank-1 process launched the sweep again"
+    for job in ("0", "1"):
+        folder = sweep / job
+        assert (folder / "metrics.json").is_file() and (folder / "train_ddp_process_1.log").is_file()
+        seen = trained_sentences(folder / "batches", 1)  # the ranks' shares of one epoch (same seed: complementary)
+        assert set(seen) == set(range(140)) and len(seen) - 140 <= 8, job
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0", "1"]
+
+
 def test_ddp_without_gpus_is_one_line(capsys: pytest.CaptureFixture) -> None:
     code, out, err = run_entry("train", "trainer=ddp", capsys=capsys)
     assert code == 2
