@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from ner_lightning.callbacks import RunFiles
 from ner_lightning.cli import check_config, hydra_entry, run_cli
 from ner_lightning.config import config_dir
+from ner_lightning.console import test_line
 from ner_lightning.data.datamodule import NerDataModule
 from ner_lightning.data.vocab import LabelVocab, vocab_from_dict
 from ner_lightning.errors import CheckpointError, ConfigError
@@ -64,8 +65,10 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         raise ConfigError(f"split={cfg.split}: the data has splits {sorted(dm.datasets)}")
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
     trainer: L.Trainer = hydra.utils.instantiate(trainer_cfg, logger=False, callbacks=[RunFiles()])
-    trainer.test(model, dataloaders=dm.loader(cfg.split))
-    metrics = {k.replace("test/", f"{cfg.split}/"): float(v) for k, v in trainer.callback_metrics.items()}
+    trainer.test(model, dataloaders=dm.loader(cfg.split), verbose=False)
+    scores = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    print(test_line(scores, cfg.ckpt_path).replace("test (", f"{cfg.split} (", 1))  # percent, as in training
+    metrics = {k.replace("test/", f"{cfg.split}/"): v for k, v in scores.items()}
     print(json.dumps(metrics, sort_keys=True))
     return metrics
 

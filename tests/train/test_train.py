@@ -62,7 +62,9 @@ def test_learning_rate_groups(make_cfg: Compose) -> None:
     assert objects["model"].hparams.crf_lr_mult == 100
 
 
-def test_checkpoint_report_evaluate_and_resume(make_cfg: Compose, tmp_path: Path) -> None:
+def test_checkpoint_report_evaluate_and_resume(
+    make_cfg: Compose, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     metrics, objects = train(make_cfg("debug=limit"))
     ckpts = sorted(p.name for p in (tmp_path / "checkpoints").glob("*.ckpt"))
     assert "last.ckpt" in ckpts and len(ckpts) == 2 and all("/" not in c for c in ckpts)
@@ -72,8 +74,11 @@ def test_checkpoint_report_evaluate_and_resume(make_cfg: Compose, tmp_path: Path
     best = objects["trainer"].checkpoint_callback.best_model_path
     # evaluate needs nothing but the checkpoint: labels, vocab and data config travel inside it
     ev_cfg = make_cfg(f"ckpt_path={best}", "trainer.enable_progress_bar=false", config_name="evaluate", small=False)
+    capsys.readouterr()
     scores = evaluate(ev_cfg)
     assert scores["test/f1"] == pytest.approx(metrics["test/f1"])
+    shown = capsys.readouterr().out  # one line in percent, then the JSON; not Lightning's table of fractions
+    assert f"test ({Path(best).name}): F1 {scores['test/f1']:.2%}" in shown and "Test metric" not in shown
     assert scores["test/loss"] == pytest.approx(metrics["test/loss"], rel=1e-4)
     # resume from last.ckpt for one more epoch
     cfg = make_cfg("debug=limit", f"ckpt_path={tmp_path / 'checkpoints' / 'last.ckpt'}", "test=false")
