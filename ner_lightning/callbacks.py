@@ -51,8 +51,19 @@ class RunCheckpoint(ModelCheckpoint):
         now = time.monotonic()
         if self._last_save_time is None:
             self._last_save_time = now
-        elif now - self._last_save_time >= self.last_every_s:
+            return
+        if trainer.world_size > 1:
+            # saving is collective (a barrier): every process must decide alike at the same step. Rank 0's clock
+            # decides, asked every DDP_CHECK_STEPS steps (one tiny broadcast, not one per step)
+            if trainer.global_step % self.DDP_CHECK_STEPS:
+                return
+            due = bool(trainer.strategy.broadcast(now - self._last_save_time >= self.last_every_s, src=0))
+        else:
+            due = now - self._last_save_time >= self.last_every_s
+        if due:
             self._save_last_now(trainer)
+
+    DDP_CHECK_STEPS = 20
 
     @override
     def _save_last_checkpoint(self, trainer: L.Trainer, monitor_candidates: dict[str, Any]) -> None:

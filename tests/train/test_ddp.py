@@ -45,6 +45,7 @@ def ddp_run(msra_slice: dict[str, Path], tmp_path_factory: pytest.TempPathFactor
         "optimizer.lr=0.01",
         "seed=3",
         *record_args(cwd / "batches"),  # what each rank trained on
+        "callbacks.model_checkpoint.last_every_minutes=1e-6",  # mid-epoch saves: collective, rank 0 decides
     ]
     paths = [str(Path(__file__).resolve().parents[i]) for i in (1, 2)]  # helpers (callback), the checkout
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(paths)}

@@ -148,3 +148,28 @@ def test_last_checkpoint_links_to_an_identical_best_and_never_overwrites_it(
     assert code == 0, err[-2000:]
     assert best.read_bytes() == before, "the best checkpoint was overwritten through the link"
     assert torch.load(last, map_location="cpu", weights_only=True)["global_step"] == 2 * 9
+
+
+@pytest.mark.parametrize(("rank0_says", "step", "saves"), [(False, 40, 0), (True, 40, 1), (True, 41, 0)])
+def test_mid_epoch_save_under_ddp_follows_rank_0(tmp_path: Path, rank0_says: bool, step: int, saves: int) -> None:
+    """Saving is collective: a process whose own clock says "due" must not save unless rank 0 (broadcast) says so,
+    and the question is asked only every ``DDP_CHECK_STEPS`` steps, so all processes save at the same step."""
+    from types import SimpleNamespace
+
+    from lightning.pytorch.trainer.states import TrainerFn
+
+    from ner_lightning.callbacks import RunCheckpoint
+
+    ckpt = RunCheckpoint(dirpath=tmp_path, last_every_minutes=1e-9)  # this process's clock: always due
+    asked: list[bool] = []
+    strategy = SimpleNamespace(broadcast=lambda obj, src=0: asked.append(obj) or rank0_says)
+    trainer = SimpleNamespace(
+        world_size=2, global_step=step, strategy=strategy, fast_dev_run=False, sanity_checking=False,
+        state=SimpleNamespace(fn=TrainerFn.FITTING),
+    )  # fmt: skip
+    saved: list[int] = []
+    ckpt._save_last_now = lambda t: saved.append(t.global_step)  # type: ignore[method-assign]
+    module = SimpleNamespace(automatic_optimization=True)
+    ckpt.on_train_batch_end(trainer, module, None, None, 0)  # starts the clock
+    ckpt.on_train_batch_end(trainer, module, None, None, 1)
+    assert len(saved) == saves and len(asked) == (step % RunCheckpoint.DDP_CHECK_STEPS == 0)
