@@ -145,6 +145,11 @@ class _LogPartition(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, emissions: Tensor, mask: Tensor, start: Tensor, end: Tensor, trans: Tensor) -> Tensor:  # noqa: ANN001
+        with torch.autocast(emissions.device.type, enabled=False):  # the matmuls in float32 under mixed precision
+            return _LogPartition._forward(ctx, emissions, mask, start, end, trans)
+
+    @staticmethod
+    def _forward(ctx, emissions: Tensor, mask: Tensor, start: Tensor, end: Tensor, trans: Tensor) -> Tensor:  # noqa: ANN001
         alphas = _alphas(emissions, mask, start, trans, exact=False)
         exact = _too_wide(alphas, mask)
         if exact:
@@ -158,6 +163,11 @@ class _LogPartition(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_log_z: Tensor):  # noqa: ANN001, ANN205
+        with torch.autocast(grad_log_z.device.type, enabled=False):
+            return _LogPartition._backward(ctx, grad_log_z)
+
+    @staticmethod
+    def _backward(ctx, grad_log_z: Tensor):  # noqa: ANN001, ANN205
         emissions, mask, end, trans, alphas, log_z = ctx.saved_tensors
         batch, _, k = emissions.shape
         betas = _betas(emissions, mask, end, trans, exact=ctx.exact)
