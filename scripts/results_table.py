@@ -24,10 +24,26 @@ def hardware_text(h: object) -> str:
     return f"{gpus or h.get('cpu', '?')}, {h.get('torch_threads', '?')} torch thread(s)"
 
 
+def model_text(record: dict) -> str:
+    """The recipe and its sizes: ``experiment=... (overrides that change the model), 5.0M / 5.0M``."""
+    command = record.get("command") or ""
+    keep = ("experiment=", "model=", "model.", "pretrained_encoder=")
+    parts = [a for a in command.split() if a.startswith(keep)] or ["defaults"]
+    m = record.get("metrics") or {}
+    sizes = ""
+    if "params" in m and "trainable_params" in m:
+        sizes = f", {m['params'] / 1e6:.1f}M / {_millions(m['trainable_params'])}"
+    return " ".join(f"`{p}`" for p in parts) + sizes
+
+
+def _millions(n: float) -> str:
+    return f"{n / 1e6:.1f}M" if n >= 1e5 else f"{n / 1e3:.0f}k"
+
+
 def training_rows(records: list[tuple[str, dict]]) -> list[str]:
     rows = [
-        "| record | budget | hardware | val F1 (best) | test F1 | LOC | ORG | PER |",
-        "|---|---|---|---|---|---|---|---|",
+        "| record | model (params / trainable) | budget | hardware | val F1 (best) | test F1 | LOC | ORG | PER |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in records:
         m = r.get("metrics") or {}
@@ -37,8 +53,10 @@ def training_rows(records: list[tuple[str, dict]]) -> list[str]:
         def pct(key: str, m: dict = m) -> str:
             return f"{100 * m[key]:.2f}" if key in m else "-"
 
+        b = r.get("budget")
+        budget = budget_text(b) if isinstance(b, dict) else b or r.get("note") or "-"
         rows.append(
-            f"| {name} | {budget_text(b) if isinstance(b := r.get('budget'), dict) else b or r.get('note') or '-'} "
+            f"| {name} | {model_text(r)} | {budget} "
             f"| {hardware_text(r.get('hardware'))} | {pct('val_best/f1')} | {pct('test/f1')} "
             f"| {pct('test/f1_LOC')} | {pct('test/f1_ORG')} | {pct('test/f1_PER')} |"
         )
