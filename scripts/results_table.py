@@ -40,6 +40,13 @@ def _millions(n: float) -> str:
     return f"{n / 1e6:.1f}M" if n >= 1e5 else f"{n / 1e3:.0f}k"
 
 
+def _lstm_rate(res: dict, recipe: str) -> str:
+    rate = res.get(f"{recipe}_unpacked_lstm_gflop_per_s")
+    if rate is None:
+        return "-"
+    return f"{rate} ({res[f'{recipe}_unpacked_matmul_fraction']:.0%} of {res['matmul_gflop_per_s']})"
+
+
 def training_rows(records: list[tuple[str, dict]]) -> list[str]:
     rows = [
         "| record | model (params / trainable) | budget | hardware | val F1 (best) | test F1 | LOC | ORG | PER |",
@@ -113,8 +120,9 @@ def benchmark_rows(records: list[tuple[str, dict]]) -> list[str]:
         ]
         if kind == "train_speed":
             lines += [
-                "| recipe | packed sents/s | unpacked sents/s | speed-up | rounds min-max |",
-                "|---|---|---|---|---|",
+                "| recipe | packed sents/s | unpacked sents/s | speed-up | rounds min-max | unpacked LSTM GFLOP/s "
+                "(share of this core's fp32 matmul rate) |",
+                "|---|---|---|---|---|---|",
             ]
             for recipe in ("baseline", "optimized"):
                 if f"train_speedup_{recipe}" in res:
@@ -122,7 +130,7 @@ def benchmark_rows(records: list[tuple[str, dict]]) -> list[str]:
                     lines.append(
                         f"| {recipe} | {res[f'{recipe}_packed_train_sents_per_s']} | "
                         f"{res[f'{recipe}_unpacked_train_sents_per_s']} | {res[f'train_speedup_{recipe}']}x | "
-                        f"{lo}-{hi} |"
+                        f"{lo}-{hi} | {_lstm_rate(res, recipe)} |"
                     )
         elif kind == "crf_speed":
             lines += ["| setting | tags | NLL fwd+bwd vs pytorch-crf | decode vs pytorch-crf |", "|---|---|---|---|"]
