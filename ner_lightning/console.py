@@ -149,3 +149,19 @@ def test_line(metrics: dict[str, float], checkpoint: str) -> str:
     if "test/token_acc" in metrics:
         parts.append(f"token accuracy {metrics['test/token_acc']:.2%}")
     return " | ".join(parts)
+
+
+def progress_bar() -> Callback:
+    """Lightning's progress bar (rich when installed) showing F1 in percent, the unit of the epoch lines (its
+    default shows ``val/f1: 0.025`` beside ``2.52%`` printed for the same epoch)."""
+    from lightning.pytorch.callbacks import RichProgressBar, TQDMProgressBar
+    from lightning.pytorch.utilities.imports import _RICH_AVAILABLE
+
+    base = RichProgressBar if _RICH_AVAILABLE else TQDMProgressBar
+
+    class _PercentBar(base):  # type: ignore[valid-type, misc]
+        def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
+            items = super().get_metrics(trainer, pl_module)
+            return {k: f"{v:.2%}" if "f1" in k and isinstance(v, float) else v for k, v in items.items()}
+
+    return _PercentBar()

@@ -16,14 +16,14 @@ import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
-from lightning.pytorch.callbacks import LearningRateMonitor
+from lightning.pytorch.callbacks import LearningRateMonitor, ProgressBar
 from lightning.pytorch.utilities import rank_zero_info
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ner_lightning.callbacks import DivergenceGuard, RunFiles, TrainThroughput, finite_metrics
 from ner_lightning.cli import check_config, hydra_entry, run_cli
 from ner_lightning.config import config_dir
-from ner_lightning.console import RunReport, close_file_log, log_to_file, quiet, test_line
+from ner_lightning.console import RunReport, close_file_log, log_to_file, progress_bar, quiet, test_line
 from ner_lightning.data.datamodule import NerDataModule
 from ner_lightning.ddp import children_run_this_job, end_job
 from ner_lightning.errors import ConfigError, DeviceError, NerError, number
@@ -122,6 +122,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     throughput = TrainThroughput()
     sizes = {name: len(split) for name, split in dm.datasets.items()}
     callbacks += [DivergenceGuard(), RunFiles(), throughput, RunReport(str(cfg.paths.output_dir), sizes)]
+    if trainer_cfg.get("enable_progress_bar", True) and not any(isinstance(c, ProgressBar) for c in callbacks):
+        callbacks.append(progress_bar())
     if HydraConfig.initialized():
         children_run_this_job()  # DDP ranks 1.. rerun this job, not the whole command line (a multirun)
     trainer: L.Trainer = hydra.utils.instantiate(trainer_cfg, callbacks=callbacks, logger=loggers or False)

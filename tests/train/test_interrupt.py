@@ -173,3 +173,13 @@ def test_mid_epoch_save_under_ddp_follows_rank_0(tmp_path: Path, rank0_says: boo
     ckpt.on_train_batch_end(trainer, module, None, None, 0)  # starts the clock
     ckpt.on_train_batch_end(trainer, module, None, None, 1)
     assert len(saved) == saves and len(asked) == (step % RunCheckpoint.DDP_CHECK_STEPS == 0)
+
+
+def test_progress_bar_shows_f1_in_percent_like_the_epoch_lines() -> None:
+    from types import SimpleNamespace
+
+    from ner_lightning.console import progress_bar
+
+    trainer = SimpleNamespace(loggers=[], progress_bar_metrics={"val/f1": 0.0252, "train/loss_step": 549.2})
+    shown = progress_bar().get_metrics(trainer, None)
+    assert shown["val/f1"] == "2.52%" and shown["train/loss_step"] == 549.2
