@@ -187,7 +187,12 @@ def markdown(rows: list[dict[str, Any]], seeds: list[dict[str, Any]], images: li
     cols = [c for c in rows[0] if c != "folder"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(_fmt(r[c]) for c in cols) + " |" for r in rows]
-    text = "# Comparison\n\nF1 in %, entity level (seqeval strict). One row per run.\n\n" + "\n".join(lines) + "\n"
+    legend = (
+        "F1 in %, entity level (seqeval strict). One row per run. `train_sents_per_s`: sentences trained on per "
+        "second of training batches (validation excluded); `sec_per_epoch`: what one pass over the whole training "
+        "split takes at that speed (for LIMITED runs an extrapolation, not a measured epoch)."
+    )
+    text = "# Comparison\n\n" + legend + "\n\n" + "\n".join(lines) + "\n"
     if seeds:
         text += "\n## Over seeds (mean ± std)\n\n| group | runs | val F1 | test F1 |\n|---|---|---|---|\n"
         text += (

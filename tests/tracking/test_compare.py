@@ -71,6 +71,10 @@ def test_limited_runs_show_the_sentences_they_trained_on(sweep: Path) -> None:
         assert 0 < budget["sentences_seen"] < metrics["epochs"] * metrics["train_sentences"]
         assert row["train_sents_per_s"] == round(budget["sentences_seen"] / budget["train_batches_s"], 1)
         assert row["budget"].startswith("LIMITED") and "debug=limit" in row["budget"]
+        # a whole pass over the training split at that speed, which a limited run never made: said in the legend
+        full = budget["train_batches_s"] * metrics["train_sentences"] / budget["sentences_seen"]
+        assert row["sec_per_epoch"] == round(full, 1)
+    assert "for LIMITED runs an extrapolation" in (sweep / "comparison.md").read_text()
 
 
 def test_record_names_commit_hardware_budget_and_scores(sweep: Path, tmp_path: Path) -> None:
