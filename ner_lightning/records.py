@@ -5,6 +5,7 @@ record that ``scripts/results_table.py`` renders (nobody types a figure)."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import subprocess
@@ -67,7 +68,10 @@ def budget(
 ) -> dict[str, Any]:
     """The budget a run was given and what it used; ``stopped_by`` says which limit ended it."""
     max_epochs, max_steps = trainer_cfg.get("max_epochs"), trainer_cfg.get("max_steps") or -1
-    epochs_done = int(trainer.current_epoch)
+    batches = trainer.num_training_batches
+    per_epoch = math.ceil(batches / trainer.accumulate_grad_batches) if math.isfinite(batches) and batches else None
+    # whole epochs trained (Lightning's current_epoch also counts an epoch a time cap cut short)
+    epochs_done = trainer.global_step // per_epoch if per_epoch else int(trainer.current_epoch)
     if interrupted:
         stopped = "interrupted"
     elif max_steps > 0 and trainer.global_step >= max_steps:
@@ -84,6 +88,7 @@ def budget(
         "max_steps": max_steps if max_steps > 0 else None,
         "max_time": trainer_cfg.get("max_time"),
         "epochs_done": epochs_done,
+        "steps_per_epoch": per_epoch,
         "steps_done": int(trainer.global_step),
         "train_sentences": train_sentences,
         "stopped_by": stopped,
@@ -94,11 +99,15 @@ def budget(
 
 def budget_text(b: dict[str, Any]) -> str:
     """One line for a table: ``2 of 25 epochs (1,522 steps), 48,658 train sentences, 55 min cap (stopped by ...)``."""
-    epochs = (
-        f"{b.get('epochs_done')} of {b['max_epochs']} epochs"
-        if b.get("max_epochs")
-        else f"{b.get('epochs_done')} epochs"
-    )
+    planned = f" of {b['max_epochs']}" if b.get("max_epochs") else ""
+    per_epoch, steps = b.get("steps_per_epoch"), b.get("steps_done", 0)
+    if per_epoch:  # whole epochs, and the part of the next one a cap stopped
+        epochs = f"{steps // per_epoch}{planned} epochs"
+        if steps % per_epoch:
+            epochs += f" + {steps % per_epoch:,} of {per_epoch:,} batches"
+    else:  # records made before steps_per_epoch was saved: whole epochs only if the epoch limit ended the run
+        whole = b.get("stopped_by") == "max_epochs"
+        epochs = f"{b.get('epochs_done')}{planned} epochs" + ("" if whole else " begun")
     text = f"{epochs} ({b.get('steps_done', 0):,} steps), {b.get('train_sentences', 0):,} train sentences"
     if b.get("max_time"):
         text += f", time cap {b['max_time']}"
@@ -106,6 +115,19 @@ def budget_text(b: dict[str, Any]) -> str:
     if b.get("limits"):
         text += f", LIMITED {b['limits']}"
     return text
+
+
+def _steps_from_log(log: Path, b: dict[str, Any]) -> dict[str, Any]:
+    """``steps_per_epoch`` (and whole ``epochs_done``) of a run saved before they were recorded, from the
+    ``N training batches per epoch`` line its ``train.log`` printed at the start; nothing if there is none."""
+    import re
+
+    text = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
+    found = re.search(r"([\d,]+) training batches per epoch", text)
+    if not found:
+        return {}
+    per_epoch = int(found.group(1).replace(",", ""))
+    return {"steps_per_epoch": per_epoch, "epochs_done": int(b.get("steps_done", 0)) // per_epoch}
 
 
 def record(run: Path, out_dir: Path, name: str | None = None, note: str | None = None) -> Path:
@@ -127,6 +149,9 @@ def record(run: Path, out_dir: Path, name: str | None = None, note: str | None =
         for k, v in metrics.items()
         if k.startswith(("val_best/", "test/")) or k in ("val/f1_best", "params", "trainable_params", "epochs")
     }
+    budget_info = info.get("budget")
+    if isinstance(budget_info, dict) and not budget_info.get("steps_per_epoch"):
+        budget_info.update(_steps_from_log(run / "train.log", budget_info))
     rec = {
         "name": name or run.name,
         "run_folder": str(run),
@@ -135,7 +160,7 @@ def record(run: Path, out_dir: Path, name: str | None = None, note: str | None =
         "hardware": info.get("hardware"),
         "versions": info.get("versions"),
         "started": info.get("started"),
-        "budget": info.get("budget"),
+        "budget": budget_info,
         "command": "python -m ner_lightning.train " + " ".join(overrides),
         "overrides": overrides,
         "config": config,

@@ -116,3 +116,15 @@ def test_transition_heatmap_scales_to_learned_values_and_masks_illegal_cells() -
     assert image.get_clim() == (-2.0, 2.0)  # not (-10000, 10000): the learned values keep their colours
     assert bool(image.get_array().mask[0, 1]) and not bool(image.get_array().mask[1, 0])
     plt.close(fig)
+
+
+def test_budget_counts_whole_epochs_and_the_part_a_cap_stopped(tmp_path: Path) -> None:
+    """A 55-min cap stopped in the 6th epoch: Lightning's current_epoch says 6, the row says 5 + the batches done."""
+    from ner_lightning.records import _steps_from_log, budget_text
+
+    b = {"max_epochs": 25, "steps_per_epoch": 761, "steps_done": 3988, "train_sentences": 48658, "wall_s": 3300}
+    b.update(max_time="00:00:55:00", stopped_by="max_time")
+    assert budget_text(b).startswith("5 of 25 epochs + 183 of 761 batches (3,988 steps)")
+    log = tmp_path / "train.log"
+    log.write_text("data: train 48,658 sentences; 761 training batches per epoch x 25 epochs = 19,025 batches\n")
+    assert _steps_from_log(log, {"steps_done": 3988, "epochs_done": 6}) == {"steps_per_epoch": 761, "epochs_done": 5}
