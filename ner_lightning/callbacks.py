@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,8 @@ class RunCheckpoint(ModelCheckpoint):
     (Lightning never deletes checkpoints outside this run's folder.)
     """
 
+    DDP_CHECK_STEPS = 20  # under DDP, how often rank 0 is asked whether a mid-epoch save is due
+
     def __init__(self, *args: Any, last_every_minutes: float | None = 10.0, **kwargs: Any) -> None:
         """``last_every_minutes``: also write ``last.ckpt`` mid-epoch after this many minutes of training since the
         last save (a long CPU epoch is never lost to a crash or a kill); ``None`` turns it off."""
@@ -46,8 +49,6 @@ class RunCheckpoint(ModelCheckpoint):
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
         if self.last_every_s is None:
             return
-        import time
-
         now = time.monotonic()
         if self._last_save_time is None:
             self._last_save_time = now
@@ -62,8 +63,6 @@ class RunCheckpoint(ModelCheckpoint):
             due = now - self._last_save_time >= self.last_every_s
         if due:
             self._save_last_now(trainer)
-
-    DDP_CHECK_STEPS = 20
 
     @override
     def _save_last_checkpoint(self, trainer: L.Trainer, monitor_candidates: dict[str, Any]) -> None:
@@ -94,8 +93,6 @@ class RunCheckpoint(ModelCheckpoint):
         if self._last_global_step_saved == trainer.global_step and self.last_model_path:
             return  # already saved at this step (Lightning saved top-k and last together)
         self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
-        import time
-
         self._last_save_time = time.monotonic()
 
     @override
@@ -147,16 +144,12 @@ class TrainThroughput(Callback):
     def on_train_batch_start(
         self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
     ) -> None:
-        import time
-
         self._t0 = time.perf_counter()
 
     @override
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        import time
-
         if self._t0 is not None:
             self.seconds += time.perf_counter() - self._t0
         self.sentences += int(batch["mask"].size(0)) * trainer.world_size

@@ -135,11 +135,12 @@ class RunReport(Callback):
         rank_zero_info(" | ".join(parts))
 
 
-def test_line(metrics: dict[str, float], checkpoint: str) -> str:
-    """One line of the test scores in percent (the epoch lines' unit), per entity type too, and where they came
-    from: ``test (best checkpoint epoch_003-...): F1 91.20% | P ... | R ... | LOC ... | token accuracy ...``."""
+def test_line(metrics: dict[str, float], checkpoint: str, split: str = "test") -> str:
+    """One line of the test scores (``test/*`` keys) in percent (the epoch lines' unit), per entity type too, and
+    where they came from: ``test (epoch_003-...ckpt): F1 91.20% | P ... | R ... | LOC ... | token accuracy ...``;
+    ``split`` names the scored split in the line."""
     name = Path(checkpoint).name if checkpoint else "last weights"
-    parts = [f"test ({name}): F1 {metrics['test/f1']:.2%}"]
+    parts = [f"{split} ({name}): F1 {metrics['test/f1']:.2%}"]
     parts += [
         f"{label} {metrics[k]:.2%}" for label, k in (("P", "test/precision"), ("R", "test/recall")) if k in metrics
     ]

@@ -67,7 +67,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     trainer: L.Trainer = hydra.utils.instantiate(trainer_cfg, logger=False, callbacks=[RunFiles()])
     trainer.test(model, dataloaders=dm.loader(cfg.split), verbose=False)
     scores = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    print(test_line(scores, cfg.ckpt_path).replace("test (", f"{cfg.split} (", 1))  # percent, as in training
+    print(test_line(scores, cfg.ckpt_path, cfg.split))  # percent, as in training
     metrics = {k.replace("test/", f"{cfg.split}/"): v for k, v in scores.items()}
     print(json.dumps(metrics, sort_keys=True))
     return metrics

@@ -11,6 +11,7 @@ import lightning as L
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from ner_lightning.data import loop
 from ner_lightning.data.collate import BucketBatchSampler, LengthSortedSampler, collate_batch
 from ner_lightning.data.corpora import corpus_path, dev_slice, split_official
 from ner_lightning.data.prepare import prepare_split, resolve_scheme
@@ -218,41 +219,16 @@ class NerDataModule(L.LightningDataModule):
             "num_workers": self.num_workers,
             "persistent_workers": self.num_workers > 0,
         }
-        world, rank = self._replicas()
+        world, rank = loop.replicas(self.trainer)
         if train:  # without bucketing: pools of one batch = plain random batches (same resume and DDP sharding)
             sampler = BucketBatchSampler(
                 data.lengths(), self.batch_size, pool_batches=50 if self.bucket else 1, seed=self.seed,
-                epoch_fn=self._loop_epoch, done_fn=self._loop_batches_done, num_replicas=world, rank=rank,
+                epoch_fn=lambda: loop.current_epoch(self.trainer),
+                done_fn=lambda: loop.batches_done(self.trainer), num_replicas=world, rank=rank,
             )  # fmt: skip
             return DataLoader(data, batch_sampler=sampler, **common)
         sampler = LengthSortedSampler(data.lengths(), num_replicas=world, rank=rank)
         return DataLoader(data, batch_size=self.eval_batch_size, sampler=sampler, **common)
-
-    def _replicas(self) -> tuple[int, int]:
-        """``(processes, this rank)`` of the attached trainer; ``(1, 0)`` outside a distributed run. Under DDP the
-        loaders shard themselves (``trainer.use_distributed_sampler=false``): Lightning's own sampler would rebuild
-        the bucketed batch sampler without its lengths."""
-        trainer = getattr(self, "trainer", None)
-        world = int(getattr(trainer, "world_size", 1) or 1) if trainer is not None else 1
-        if world > 1 and trainer._accelerator_connector.use_distributed_sampler:
-            raise ConfigError(
-                "trainer.use_distributed_sampler=true: the data module shards its own (length-bucketed) batches "
-                "across processes; set trainer.use_distributed_sampler=false (as conf/trainer/ddp.yaml does)"
-            )
-        return world, (int(trainer.global_rank) if world > 1 else 0)
-
-    def _loop_batches_done(self) -> int:
-        """Batches of the current epoch already trained when the fit loop restarts from a mid-epoch checkpoint
-        (restored before the epoch's iterator is built); 0 at every other iterator start."""
-        trainer = getattr(self, "trainer", None)
-        if trainer is None or not trainer.fit_loop.epoch_loop.restarting:
-            return 0
-        return int(trainer.fit_loop.epoch_loop.batch_progress.current.processed)
-
-    def _loop_epoch(self) -> int | None:
-        """The training loop's current epoch (restored on resume), or ``None`` outside a Lightning fit."""
-        trainer = getattr(self, "trainer", None)
-        return None if trainer is None else int(trainer.fit_loop.epoch_progress.current.processed)
 
     def train_dataloader(self) -> DataLoader:
         return self.loader("train", train=True)
