@@ -10,7 +10,11 @@ spread (min-max of the per-round ratios). Outputs are checked equal first. It al
 step does the LSTM's multiply-adds against this core's fp32 matmul rate (measured in the same run): the ceiling
 any exact fp32 LSTM implementation meets. The last line is one JSON object.
 
-    python benchmarks/train_speed.py [--threads 1 --batches 12 --rounds 3 --recipes baseline optimized]
+``--bf16`` also times the unpacked step under bfloat16 autocast (what ``trainer.precision=bf16-mixed`` does on a
+CPU; the CRF runs in float32 either way) as a third, interleaved model: ``train_speedup_<recipe>_bf16`` against the
+same packed fp32 step, and how far its BiLSTM outputs are from float32 (``<recipe>_bf16_max_abs_diff``): not exact.
+
+    python benchmarks/train_speed.py [--threads 1 --batches 12 --rounds 3 --recipes baseline optimized] [--bf16]
 """
 
 from __future__ import annotations
@@ -91,6 +95,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sentences", type=int, default=None, help="first MSRA training sentences (default: all)")
     parser.add_argument("--recipes", nargs="+", default=["baseline", "optimized"])
+    parser.add_argument("--bf16", action="store_true", help="also time the unpacked step under bf16 autocast")
     parser.add_argument("--record", default=None, help="also write the result with commit and hardware here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -106,17 +111,27 @@ def main() -> None:
         unpacked = copy.deepcopy(packed)
         unpacked.encoder.impl = "unpacked"
         models = {"packed": packed, "unpacked": unpacked}
+        if args.bf16:
+            models["unpacked_bf16"] = copy.deepcopy(unpacked)
         with torch.no_grad():  # same numbers first (eval mode: no dropout)
-            outs = [m.eval().encoder(batches[0]["input_ids"], batches[0]["mask"]) for m in models.values()]
+            outs = [m.eval().encoder(batches[0]["input_ids"], batches[0]["mask"]) for m in (packed, unpacked)]
             assert torch.allclose(outs[0], outs[1], atol=1e-5), "packed and unpacked outputs differ"
+            if args.bf16:
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    low = models["unpacked_bf16"].eval().encoder(batches[0]["input_ids"], batches[0]["mask"])
+                real = batches[0]["mask"]  # [B, T]: the real positions
+                diff = (low.float() - outs[0])[real].abs()
+                result[f"{experiment}_bf16_max_abs_diff"] = round(float(diff.max()), 4)
+                result[f"{experiment}_bf16_mean_abs_diff"] = round(float(diff.mean()), 5)
         optims = {name: torch.optim.Adam(m.parameters(), lr=1e-4) for name, m in models.items()}
 
         def step(name: str, batch: dict, models: dict = models, optims: dict = optims) -> float:
             model, opt = models[name], optims[name]
             model.train()
             t0 = time.perf_counter()
-            hidden = model.encoder(batch["input_ids"], batch["mask"])
-            loss = model.head.loss(hidden, batch["mask"], batch["labels"])
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=name.endswith("bf16")):
+                hidden = model.encoder(batch["input_ids"], batch["mask"])
+                loss = model.head.loss(hidden, batch["mask"], batch["labels"])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -133,16 +148,17 @@ def main() -> None:
                     spent[name] += step(name, batch)
             for name in models:
                 totals[name].append(spent[name])
-            print(
-                f"{experiment} round {r + 1}/{args.rounds}: packed {sentences / spent['packed']:.1f} sents/s, "
-                f"unpacked {sentences / spent['unpacked']:.1f} sents/s",
-                flush=True,
-            )
+            speeds = ", ".join(f"{name} {sentences / spent[name]:.1f} sents/s" for name in models)
+            print(f"{experiment} round {r + 1}/{args.rounds}: {speeds}", flush=True)
         speed = ratio(totals["packed"], totals["unpacked"])
         for name in models:
             result[f"{experiment}_{name}_train_sents_per_s"] = round(sentences / statistics.median(totals[name]), 1)
         result[f"train_speedup_{experiment}"] = speed["median"]
         result[f"train_speedup_{experiment}_spread"] = [speed["min"], speed["max"]]
+        if args.bf16:
+            low = ratio(totals["packed"], totals["unpacked_bf16"])
+            result[f"train_speedup_{experiment}_bf16"] = low["median"]
+            result[f"train_speedup_{experiment}_bf16_spread"] = [low["min"], low["max"]]
         result[f"{experiment}_batch_lengths"] = [min(lengths), round(statistics.mean(lengths), 1), max(lengths)]
         # the unpacked step's LSTM arithmetic alone, per second of the whole step, against this core's matmul rate:
         # near 1 means the step is bound by the LSTM's multiply-adds, not by how padding or packing is handled
@@ -159,6 +175,14 @@ def main() -> None:
             f"({result['matmul_gflop_per_s']} GFLOP/s)",
             flush=True,
         )
+        if args.bf16:
+            print(
+                f"{experiment} under bf16 autocast (not exact: BiLSTM outputs off by up to "
+                f"{result[f'{experiment}_bf16_max_abs_diff']}): "
+                f"{result[f'{experiment}_unpacked_bf16_train_sents_per_s']} sents/s, "
+                f"{result[f'train_speedup_{experiment}_bf16']}x the packed fp32 step",
+                flush=True,
+            )
     write_record(args.record, "train_speed", sys.argv, result)
     print(json.dumps(result))
 

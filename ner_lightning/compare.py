@@ -36,6 +36,7 @@ class Run:
     label: str = ""
     budget: dict[str, Any] = field(default_factory=dict)
     loss_reduction: str = "sum"
+    resume_changes: list[str] = field(default_factory=list)  # recipe keys a resume changed (resume_changes=allow)
 
     @property
     def experiment(self) -> str:
@@ -84,6 +85,7 @@ def load_run(path: Path) -> Run:
     if tpath.is_file() and tpath.read_text(encoding="utf-8").strip():
         transitions = json.loads(tpath.read_text(encoding="utf-8").strip().splitlines()[-1])
     config = _read_yaml(path / ".hydra" / "config.yaml", {}) or {}
+    info = json.loads((path / "metrics.json").read_text(encoding="utf-8")).get("run") or {}
     head = ((config.get("model") or {}).get("head") or {}) if isinstance(config, dict) else {}
     return Run(
         loss_reduction=str(head.get("reduction", "sum" if head.get("type", "crf") == "crf" else "mean")),
@@ -95,7 +97,8 @@ def load_run(path: Path) -> Run:
             for k, v in json.loads((path / "metrics.json").read_text(encoding="utf-8")).items()
             if isinstance(v, (int, float))
         },
-        budget=(json.loads((path / "metrics.json").read_text(encoding="utf-8")).get("run") or {}).get("budget") or {},
+        budget=info.get("budget") or {},
+        resume_changes=[str(c) for c in info.get("resume_changes") or []],
         curves=_curves(path),
         transitions=transitions,
     )
@@ -118,7 +121,10 @@ def limited_note(run: Run) -> str:
     notes = [o for o in run.overrides if o.startswith(("debug=", "data.max_", "trainer.limit_", "trainer.max_steps"))]
     if run.budget.get("stopped_by") in ("max_time", "interrupted"):
         notes.append(f"stopped by {run.budget['stopped_by']}")
-    return "LIMITED: " + ", ".join(notes) if notes else "full"
+    note = "LIMITED: " + ", ".join(notes) if notes else "full"
+    if run.resume_changes:  # the run's saved config (.hydra/) holds only the first part's settings
+        note += "; CHANGED ON RESUME: " + ", ".join(c.split(":", 1)[0] for c in run.resume_changes)
+    return note
 
 
 def table_rows(runs: list[Run]) -> list[dict[str, Any]]:

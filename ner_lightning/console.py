@@ -135,11 +135,16 @@ class RunReport(Callback):
         rank_zero_info(" | ".join(parts))
 
 
-def test_line(metrics: dict[str, float], checkpoint: str, split: str = "test") -> str:
+def test_line(metrics: dict[str, float], checkpoint: str, split: str = "test", total: int | None = None) -> str:
     """One line of the test scores (``test/*`` keys) in percent (the epoch lines' unit), per entity type too, and
-    where they came from: ``test (epoch_003-...ckpt): F1 91.20% | P ... | R ... | LOC ... | token accuracy ...``;
-    ``split`` names the scored split in the line."""
+    what they are over: ``test (epoch_003-...ckpt, 4,631 sentences): F1 91.20% | P ... | LOC ... | token
+    accuracy ...``; ``split`` names the scored split, ``total`` its size (``100 of 4,631 sentences`` when fewer
+    were scored)."""
     name = Path(checkpoint).name if checkpoint else "last weights"
+    scored = metrics.get("test/sentences")
+    if scored is not None:
+        of = f" of {total:,}" if total is not None and total > scored else ""
+        name += f", {int(scored):,}{of} sentences"
     parts = [f"{split} ({name}): F1 {metrics['test/f1']:.2%}"]
     parts += [
         f"{label} {metrics[k]:.2%}" for label, k in (("P", "test/precision"), ("R", "test/recall")) if k in metrics

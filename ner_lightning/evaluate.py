@@ -23,6 +23,8 @@ from ner_lightning.errors import CheckpointError, ConfigError
 from ner_lightning.models.checkpoint import load_checkpoint
 from ner_lightning.models.tagger import Tagger
 
+SAMPLE_CAPS = ("max_train_samples", "max_eval_samples", "max_test_samples")
+
 
 def data_overrides(overrides: DictConfig | None) -> dict[str, Any]:
     """The ``data.*`` keys the user set (``null`` means: as stored in the checkpoint)."""
@@ -47,7 +49,9 @@ def datamodule_for(model: Tagger, overrides: DictConfig | None) -> NerDataModule
             f"data.scheme={given['scheme']}: the checkpoint's model tags {scheme}; evaluation always uses the "
             "checkpoint's scheme and labels (drop data.scheme)"
         )
-    data_cfg = OmegaConf.merge(OmegaConf.create(stored or {}), given, {"scheme": scheme})
+    # a checkpoint scores whole splits: the training run's sample caps (a budget) are not inherited
+    stored = {k: v for k, v in (stored or {}).items() if k not in SAMPLE_CAPS}
+    data_cfg = OmegaConf.merge(OmegaConf.create(stored), given, {"scheme": scheme})
     dm: NerDataModule = hydra.utils.instantiate(data_cfg)
     dm.vocab = vocab_from_dict(model.hparams.vocab)
     dm.label_vocab = LabelVocab(model.hparams.labels)
@@ -67,7 +71,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     trainer: L.Trainer = hydra.utils.instantiate(trainer_cfg, logger=False, callbacks=[RunFiles()])
     trainer.test(model, dataloaders=dm.loader(cfg.split), verbose=False)
     scores = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    print(test_line(scores, cfg.ckpt_path, cfg.split))  # percent, as in training
+    print(test_line(scores, cfg.ckpt_path, cfg.split, dm.available.get(cfg.split)))  # percent, as in training
     metrics = {k.replace("test/", f"{cfg.split}/"): v for k, v in scores.items()}
     print(json.dumps(metrics, sort_keys=True))
     return metrics

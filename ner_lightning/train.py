@@ -18,7 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from lightning.pytorch.callbacks import LearningRateMonitor, ProgressBar
 from lightning.pytorch.utilities import rank_zero_info
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
 from ner_lightning.callbacks import DivergenceGuard, RunFiles, TrainThroughput, finite_metrics
 from ner_lightning.cli import check_config, hydra_entry, run_cli
@@ -29,6 +29,7 @@ from ner_lightning.ddp import children_run_this_job, end_job
 from ner_lightning.errors import ConfigError, DeviceError, NerError, number
 from ner_lightning.models.tagger import Tagger
 from ner_lightning.records import budget, run_info
+from ner_lightning.run_folder import check_fresh_folder, rank, resume_in_own_folder, task_overrides
 from ner_lightning.tracking import configure_wandb, finish_wandb
 
 TRANSFORMER_MAX_CHARS = 510  # 512 positions minus [CLS] and [SEP]
@@ -81,6 +82,8 @@ def build_model(cfg: DictConfig, dm: NerDataModule) -> Tagger:
 def check_values(cfg: DictConfig) -> None:
     """Fail before reading any data on values that cannot work (each error names its key)."""
     check_config(cfg)
+    if cfg.get("resume_changes", "refuse") not in ("refuse", "allow"):
+        raise ConfigError(f"resume_changes={cfg.resume_changes}: use refuse or allow")
     if cfg.get("optimizer"):
         number("optimizer.lr", cfg.optimizer.get("lr"), minimum=0.0, strict=True)
         if cfg.optimizer.get("weight_decay") is not None:
@@ -103,11 +106,14 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     check_values(cfg)
     check_device(cfg)
     quiet()
-    resume_in_own_folder(cfg)
+    changes = resume_in_own_folder(cfg)
+    check_fresh_folder(cfg)
     info = run_info()
+    if changes:
+        info["resume_changes"] = changes  # resume_changes=allow: what this part trained with differently
     L.seed_everything(cfg.seed, workers=True)
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
-    file_log = log_to_file(Path(cfg.paths.output_dir) / "train.log") if not _rank() else None
+    file_log = log_to_file(Path(cfg.paths.output_dir) / "train.log") if not rank() else None
     if cfg.get("matmul_precision"):
         torch.set_float32_matmul_precision(cfg.matmul_precision)
     dm = build_datamodule(cfg)
@@ -150,7 +156,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         )
         rank_zero_info(
             f"interrupted at step {trainer.global_step:,} (epoch {trainer.current_epoch}); resumable checkpoint: "
-            f"{last}; resume with: python -m ner_lightning.train {' '.join(_task_overrides())} ckpt_path={last}"
+            f"{last}; resume with: python -m ner_lightning.train {' '.join(task_overrides())} ckpt_path={last}"
         )
     if not fast and not interrupted and trainer.global_step == 0:
         raise NerError("training ran no optimizer step (no training batches?); check data.train_path and trainer.*")
@@ -181,7 +187,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     if cfg.get("test") and "test" in dm.datasets and (ckpt or not interrupted):
         trainer.test(model, datamodule=dm, verbose=False)  # (Lightning's table: raw fractions, 16 digits)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
-        rank_zero_info(test_line(metrics, ckpt))
+        rank_zero_info(test_line(metrics, ckpt, total=dm.available.get("test")))
     metrics.update(
         {
             "fit_time_s": fit_time,
@@ -208,54 +214,6 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     if interrupted:
         raise SystemExit(130)
     return metrics, {"cfg": cfg, "datamodule": dm, "model": model, "trainer": trainer}
-
-
-def _rank() -> int:
-    """This process's global rank (Lightning's DDP children carry it in the environment before the trainer runs)."""
-    import os
-
-    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")))
-
-
-def _task_overrides() -> list[str]:
-    """The command-line overrides of this run, minus ``ckpt_path`` (to print a resume command)."""
-    if not HydraConfig.initialized():
-        return []
-    return [o for o in HydraConfig.get().overrides.task if not o.startswith(("ckpt_path=", "+ckpt_path="))]
-
-
-def resume_in_own_folder(cfg: DictConfig) -> None:
-    """``ckpt_path=<run>/checkpoints/last.ckpt`` continues in ``<run>`` (curves and checkpoints in one place): the
-    output folder becomes that run's and the fresh, empty Hydra folder is removed. Resuming a run that already
-    finished is one error line (nothing would be trained; the test would silently run again)."""
-    import shutil
-
-    ckpt = cfg.get("ckpt_path")
-    if not ckpt or not Path(ckpt).is_file():
-        return
-    state = torch.load(ckpt, map_location="cpu", weights_only=True)
-    done = (((state.get("loops") or {}).get("fit_loop") or {}).get("epoch_progress") or {}).get("current", {})
-    completed, max_epochs = int(done.get("processed", 0)), cfg.trainer.get("max_epochs")
-    max_steps = cfg.trainer.get("max_steps") or -1
-    if (max_epochs is not None and max_epochs >= 0 and completed >= max_epochs) or (
-        0 < max_steps <= int(state.get("global_step", 0))
-    ):
-        raise ConfigError(
-            f"ckpt_path={ckpt}: that run already finished ({completed} of trainer.max_epochs={max_epochs} epochs); "
-            "raise trainer.max_epochs to train on, or score it: python -m ner_lightning.evaluate ckpt_path=..."
-        )
-    run = Path(ckpt).resolve().parent.parent
-    here = Path(cfg.paths.output_dir).resolve()
-    if Path(ckpt).resolve().parent.name != "checkpoints" or not (run / ".hydra").is_dir() or run == here:
-        return
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(run)
-        for logger in (cfg.get("logger") or {}).values():
-            if str(logger.get("_target_", "")).endswith("CSVLogger"):  # keep the first part's curves
-                logger.version = f"resumed_{len(list((run / str(logger.get('name', 'csv'))).glob('resumed_*'))) + 1}"
-    rank_zero_info(f"resuming in the checkpoint's own run folder {run}")
-    if not _rank() and {p.name for p in here.iterdir()} <= {".hydra", "train.log"}:
-        shutil.rmtree(here, ignore_errors=True)
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="config")

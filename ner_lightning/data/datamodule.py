@@ -111,6 +111,7 @@ class NerDataModule(L.LightningDataModule):
         self.vocab: CharVocab | PretrainedCharVocab | None = None
         self.label_vocab: LabelVocab | None = None
         self.sentences: dict[str, list[Sentence]] = {}
+        self.available: dict[str, int] = {}  # sentences per split before the max_*_samples caps
         self.stats: dict[str, ReadStats] = {}
         self.detected_scheme: str | None = None
         self.datasets: dict[str, EncodedSplit] = {}
@@ -166,6 +167,7 @@ class NerDataModule(L.LightningDataModule):
         known = None if self.label_vocab is None else label_types(self.label_vocab.labels)
         for name in sorted(raw, key=lambda n: n != "train"):  # train first: it defines the labels
             sents, stats = raw[name]
+            self.available[name] = len(sents)
             if limits.get(name) is not None:
                 sents = sents[: limits[name]]
             self.sentences[name] = prepare_split(

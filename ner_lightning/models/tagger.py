@@ -179,6 +179,7 @@ class Tagger(L.LightningModule):
             self.last_confusion = confusion_matrix(gold, pred, self.labels)
         # every process holds the same numbers: sync_dist averages equal values (it only silences DDP's warning)
         metrics = {f"{stage}/{k}": scores[k] for k in ("precision", "recall", "macro_f1", "token_acc")}
+        metrics[f"{stage}/sentences"] = float(scores["sentences"])  # what every score here is over
         metrics.update({f"{stage}/f1_{t}": v["f1"] for t, v in scores["per_type"].items()})
         self.log_dict(metrics, prog_bar=False, sync_dist=True)
         self.log(f"{stage}/f1", scores["f1"], prog_bar=True, sync_dist=True)

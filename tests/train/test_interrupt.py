@@ -143,10 +143,16 @@ def test_last_checkpoint_links_to_an_identical_best_and_never_overwrites_it(
     # one more epoch whose validation is not better can only write last.ckpt as a real file
     code, out, err = run_entry(
         "train", *_args(mini_corpus), "data.batch_size=16", "trainer.max_epochs=2", "optimizer.lr=1e-12",
-        f"ckpt_path={last}", capsys=capsys,
+        "resume_changes=allow", f"ckpt_path={last}", capsys=capsys,
     )  # fmt: skip
     assert code == 0, err[-2000:]
     assert best.read_bytes() == before, "the best checkpoint was overwritten through the link"
+    changes = json.loads((run / "metrics.json").read_text())["run"]["resume_changes"]
+    assert changes == ["optimizer.lr: run 0.0015, now 1e-12"], "a resume's deliberate change is recorded"
+    from ner_lightning.compare import compare
+
+    (row,) = compare([run])["rows"]  # and a comparison says so (the run's .hydra/ holds the first part's settings)
+    assert row["budget"] == "full; CHANGED ON RESUME: optimizer.lr"
     assert torch.load(last, map_location="cpu", weights_only=True)["global_step"] == 2 * 9
 
 

@@ -1,0 +1,215 @@
+"""One run per folder: a resume continues the run it names with that run's settings, and a new run never writes
+into a folder that already holds one (checkpoints, results and the saved config of two runs would mix)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.core.hydra_config import HydraConfig
+from lightning.pytorch.utilities import rank_zero_info
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from ner_lightning.errors import ConfigError
+
+try:
+    from hydra.experimental.callback import Callback as _HydraCallback
+except ImportError:  # pragma: no cover - hydra is a dependency
+    _HydraCallback = object  # type: ignore[assignment,misc]
+
+# Keys a resume may change: how long to train on, where and how it runs, what it logs. Everything else (model,
+# data, optimizer, scheduler, seed, precision, clipping, batch limits...) is the run's recipe and must match.
+RESUME_FREE = (
+    "ckpt_path",
+    "resume_changes",
+    "paths",
+    "logger",
+    "callbacks",
+    "test",
+    "tags",
+    "task_name",
+    "optimized_metric",
+    "pretrained_encoder",  # compared where it is used (model.encoder.pretrained)
+    "data.progress",
+    "data.num_workers",
+    "data.eval_batch_size",
+    "trainer.max_epochs",
+    "trainer.max_time",
+    "trainer.max_steps",
+    "trainer.default_root_dir",
+    "trainer.enable_progress_bar",
+    "trainer.enable_model_summary",
+    "trainer.log_every_n_steps",
+    "trainer.num_sanity_val_steps",
+    "trainer.accelerator",
+    "trainer.devices",
+    "trainer.num_nodes",
+    "trainer.strategy",
+    "trainer.sync_batchnorm",
+    "trainer.use_distributed_sampler",
+    "trainer.deterministic",
+)
+RUN_MARKS = ("checkpoints", "metrics.json")  # what a run leaves in its folder
+
+
+def rank() -> int:
+    """This process's global rank (Lightning's DDP children carry it in the environment before the trainer runs)."""
+    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")))
+
+
+def task_overrides() -> list[str]:
+    """The command-line overrides of this run, minus ``ckpt_path`` (to print a resume command)."""
+    if not HydraConfig.initialized():
+        return []
+    return [o for o in HydraConfig.get().overrides.task if not o.startswith(("ckpt_path=", "+ckpt_path="))]
+
+
+def _flat(node: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a.b": value}`` for every leaf of a nested dict (lists and empty dicts are leaves)."""
+    if isinstance(node, dict) and node:
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            out.update(_flat(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: node}
+
+
+def _free(key: str) -> bool:
+    return any(key == f or key.startswith(f + ".") for f in RESUME_FREE)
+
+
+def _resolved(cfg: DictConfig) -> dict[str, Any]:
+    """The recipe part of ``cfg`` resolved, key by key (a key that cannot resolve here is left out)."""
+    out: dict[str, Any] = {}
+    for key in cfg:
+        if _free(str(key)):
+            continue
+        try:
+            value = cfg[key]
+            out[str(key)] = OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+        except Exception:  # noqa: BLE001 - e.g. a ${hydra:...} interpolation outside a Hydra run
+            continue
+    return out
+
+
+def recipe_changes(cfg: DictConfig, saved: dict[str, Any]) -> list[str]:
+    """``"key: run <old>, now <new>"`` for every recipe key where ``cfg`` differs from the run's saved config."""
+    run = {k: v for k, v in _flat(saved).items() if not _free(k)}
+    now = {k: v for k, v in _flat(_resolved(cfg)).items() if not _free(k)}
+    missing = object()
+    changes = []
+    for key in sorted(run.keys() | now.keys()):
+        old, new = run.get(key, missing), now.get(key, missing)
+        if old != new and not (isinstance(old, float | int) and isinstance(new, float | int) and float(old) == new):
+            show = [("(unset)" if v is missing else repr(v)) for v in (old, new)]
+            changes.append(f"{key}: run {show[0]}, now {show[1]}")
+    return changes
+
+
+def _resume_command(run: Path, ckpt: str) -> str:
+    """The command that resumes ``run`` with its own overrides and this call's free ones (max_epochs...)."""
+    saved = run / ".hydra" / "overrides.yaml"
+    if not saved.is_file():
+        return f"the overrides the run was started with, and ckpt_path={ckpt}"
+    original = [o for o in OmegaConf.load(saved) if not str(o).startswith(("ckpt_path=", "+ckpt_path="))]
+    extra = [o for o in task_overrides() if _free(o.split("=", 1)[0].lstrip("+~"))]
+    keys = {o.split("=", 1)[0].lstrip("+~") for o in extra}
+    kept = [str(o) for o in original if str(o).split("=", 1)[0].lstrip("+~") not in keys]
+    return "python -m ner_lightning.train " + " ".join([*kept, *extra, f"ckpt_path={ckpt}"])
+
+
+def resume_in_own_folder(cfg: DictConfig) -> list[str]:
+    """``ckpt_path=<run>/checkpoints/last.ckpt`` continues ``<run>`` with its own settings: a recipe key that
+    differs from the run's saved config is one error line naming the keys and the command that resumes it; the
+    output folder becomes that run's (curves and checkpoints in one place) and the fresh, empty Hydra folder is
+    removed. Resuming a run that already finished is one error line (nothing would be trained; the test would
+    silently run again). ``resume_changes=allow`` resumes with the changes instead: they are printed and returned
+    (for the run's metrics.json)."""
+    ckpt = cfg.get("ckpt_path")
+    if not ckpt or not Path(ckpt).is_file():
+        return []
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    run = Path(ckpt).resolve().parent.parent
+    saved = (state.get("hyper_parameters") or {}).get("config")
+    changes = recipe_changes(cfg, saved) if isinstance(saved, dict) else []
+    if changes and cfg.get("resume_changes", "refuse") == "allow":
+        rank_zero_info(f"resuming with changed settings (resume_changes=allow): {'; '.join(changes)}")
+    elif changes:
+        more = f" (+{len(changes) - 4} more)" if len(changes) > 4 else ""
+        raise ConfigError(
+            f"ckpt_path={ckpt}: this resume changes the run's settings ({'; '.join(changes[:4])}{more}); a resume "
+            f"may change only how long and where it trains (trainer.max_epochs, max_time, devices, logging); "
+            f"resume with: {_resume_command(run, ckpt)} (or resume_changes=allow to train on with the changes)"
+        )
+    done = (((state.get("loops") or {}).get("fit_loop") or {}).get("epoch_progress") or {}).get("current", {})
+    completed, max_epochs = int(done.get("processed", 0)), cfg.trainer.get("max_epochs")
+    max_steps = cfg.trainer.get("max_steps") or -1
+    if (max_epochs is not None and max_epochs >= 0 and completed >= max_epochs) or (
+        0 < max_steps <= int(state.get("global_step", 0))
+    ):
+        raise ConfigError(
+            f"ckpt_path={ckpt}: that run already finished ({completed} of trainer.max_epochs={max_epochs} epochs); "
+            "raise trainer.max_epochs to train on, or score it: python -m ner_lightning.evaluate ckpt_path=..."
+        )
+    here = Path(cfg.paths.output_dir).resolve()
+    if Path(ckpt).resolve().parent.name != "checkpoints" or not (run / ".hydra").is_dir() or run == here:
+        return changes
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(run)
+        for logger in (cfg.get("logger") or {}).values():
+            if str(logger.get("_target_", "")).endswith("CSVLogger"):  # keep the first part's curves
+                logger.version = f"resumed_{len(list((run / str(logger.get('name', 'csv'))).glob('resumed_*'))) + 1}"
+    rank_zero_info(f"resuming in the checkpoint's own run folder {run}")
+    if not rank() and {p.name for p in here.iterdir()} <= {".hydra", "train.log"}:
+        shutil.rmtree(here, ignore_errors=True)
+    return changes
+
+
+def _holds_run(folder: Path) -> list[str]:
+    return [name for name in RUN_MARKS if (folder / name).exists()]
+
+
+def check_fresh_folder(cfg: DictConfig) -> None:
+    """A new run (no ``ckpt_path``) in a folder that already holds a run's checkpoints or results: one error line
+    (the runs' checkpoints and metrics.json would mix, and the best checkpoint could be the other run's)."""
+    if cfg.get("ckpt_path") or rank():
+        return
+    folder = Path(cfg.paths.output_dir)
+    found = _holds_run(folder)
+    if found:
+        raise ConfigError(
+            f"paths.output_dir={folder}: this folder already holds a run ({', '.join(found)}); resume it with "
+            f"ckpt_path={folder / 'checkpoints' / 'last.ckpt'} or start the new run in another folder "
+            "(hydra.run.dir=...)"
+        )
+
+
+class RunFolderClaim(_HydraCallback):
+    """Hydra callback: before Hydra writes anything into a training run's folder, claim it (``train.log`` created
+    exclusively); a folder that already holds a run, or that a run started in the same second claimed first, is one
+    error line — Hydra would otherwise overwrite the other run's saved config."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if config.get("task_name") != "train" or rank():
+            return
+        folder = Path(str(config.hydra.run.dir)).resolve()
+        ckpt = config.get("ckpt_path")
+        if ckpt and folder in Path(str(ckpt)).resolve().parents:
+            return  # resuming in the run's own folder, named explicitly
+        folder.mkdir(parents=True, exist_ok=True)
+        found = _holds_run(folder)
+        try:
+            if not found:
+                os.close(os.open(folder / "train.log", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            found = ["train.log"]
+        if found:
+            from ner_lightning.cli import fail
+
+            fail(
+                f"hydra.run.dir={folder}: this folder already holds a run ({', '.join(found)}); start the new run "
+                "in another folder, or resume that one with ckpt_path=<folder>/checkpoints/last.ckpt"
+            )
