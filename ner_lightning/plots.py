@@ -45,8 +45,7 @@ def heatmap(matrix: np.ndarray, labels: list[str], title: str, ax: plt.Axes) -> 
     masked (grey, "x"); the colour scale spans the learned values only."""
     shown = np.ma.masked_where(matrix <= -1000, matrix)
     lim = float(abs(shown).max()) if shown.count() else 1.0
-    cmap = plt.get_cmap("RdBu_r").copy()
-    cmap.set_bad("lightgrey")
+    cmap = plt.get_cmap("RdBu_r").with_extremes(bad="lightgrey")
     im = ax.imshow(shown, cmap=cmap, vmin=-lim, vmax=lim)
     ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
     ax.set_yticks(range(len(labels)), labels, fontsize=7)

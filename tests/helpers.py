@@ -9,20 +9,26 @@ from pathlib import Path
 from typing import Any
 
 
-def sweep_args(corpus: dict[str, Path], sweep: Path, tiny: Path | None = None) -> list[str]:
-    """Command-line overrides for a quick multirun on the mini corpus into ``sweep`` (``tiny``: the tiny BERT to
-    use as ``pretrained_encoder``; otherwise BiLSTMs of size 8)."""
-    size = [f"pretrained_encoder={tiny}"] if tiny else ["model.encoder.embedding_dim=8", "model.encoder.hidden_size=8"]
+def corpus_args(corpus: dict[str, Path], size: int | None = 8) -> list[str]:
+    """Overrides for a quick run on the mini corpus: its files, a 20-sentence dev slice, no progress bars and
+    (``size``) a BiLSTM of that embedding and hidden size."""
+    small = [f"model.encoder.embedding_dim={size}", f"model.encoder.hidden_size={size}"] if size else []
     return [
         "data=bio",
         f"data.train_path={corpus['train']}",
         f"data.test_path={corpus['test']}",
         "data.dev_size=20",
         "data.progress=false",
-        *size,
+        *small,
         "trainer.enable_progress_bar=false",
-        f"hydra.sweep.dir={sweep}",
     ]
+
+
+def sweep_args(corpus: dict[str, Path], sweep: Path, tiny: Path | None = None) -> list[str]:
+    """Command-line overrides for a quick multirun on the mini corpus into ``sweep`` (``tiny``: the tiny BERT to
+    use as ``pretrained_encoder``; otherwise BiLSTMs of size 8)."""
+    size = [f"pretrained_encoder={tiny}"] if tiny else []
+    return [*corpus_args(corpus, None if tiny else 8), *size, f"hydra.sweep.dir={sweep}"]
 
 
 def run_train(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

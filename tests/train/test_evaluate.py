@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import run_entry
+from helpers import corpus_args, run_entry
 
 
 def _scores(out: str) -> tuple[str, dict[str, float]]:
@@ -18,11 +18,7 @@ def test_evaluate_scores_the_whole_split_not_the_training_runs_sample_cap(
     mini_corpus: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     run = tmp_path / "run"
-    args = [
-        "data=bio", f"data.train_path={mini_corpus['train']}", f"data.test_path={mini_corpus['test']}",
-        "data.dev_size=20", "data.progress=false", "model.encoder.embedding_dim=8", "model.encoder.hidden_size=8",
-        "trainer.enable_progress_bar=false", "trainer.max_epochs=1", "data.max_test_samples=5",
-    ]  # fmt: skip
+    args = [*corpus_args(mini_corpus), "trainer.max_epochs=1", "data.max_test_samples=5"]
     code, out, err = run_entry("train", *args, f"hydra.run.dir={run}", capsys=capsys)
     assert code == 0, err[-3000:]
     total = sum(1 for block in mini_corpus["test"].read_text(encoding="utf-8").split("\n\n") if block.strip())

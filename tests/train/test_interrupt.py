@@ -12,21 +12,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import pause_args, record_args, run_entry, trained_sentences, wait_for
+from helpers import corpus_args, pause_args, record_args, run_entry, trained_sentences, wait_for
 
 
 def _args(corpus: dict[str, Path]) -> list[str]:
-    return [
-        "data=bio",
-        f"data.train_path={corpus['train']}",
-        f"data.test_path={corpus['test']}",
-        "data.dev_size=20",
-        "data.batch_size=2",  # 70 batches an epoch: a SIGINT lands mid-epoch
-        "data.progress=false",
-        "model.encoder.embedding_dim=16",
-        "model.encoder.hidden_size=16",
-        "trainer.enable_progress_bar=false",
-    ]
+    return [*corpus_args(corpus, 16), "data.batch_size=2"]  # 70 batches an epoch: a SIGINT lands mid-epoch
 
 
 def _tests_path() -> str:

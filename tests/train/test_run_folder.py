@@ -10,24 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import run_entry
+from helpers import corpus_args, run_entry
 from omegaconf import OmegaConf
 
 from ner_lightning.run_folder import RunFolderClaim, recipe_changes
 
 
 def _args(corpus: dict[str, Path]) -> list[str]:
-    return [
-        "data=bio",
-        f"data.train_path={corpus['train']}",
-        f"data.test_path={corpus['test']}",
-        "data.dev_size=20",
-        "data.progress=false",
-        "model.encoder.embedding_dim=8",
-        "model.encoder.hidden_size=8",
-        "trainer.enable_progress_bar=false",
-        "test=false",
-    ]
+    return [*corpus_args(corpus), "test=false"]
 
 
 def _one_error(err: str) -> str:
