@@ -24,6 +24,12 @@ def hardware_text(h: object) -> str:
     return f"{gpus or h.get('cpu', '?')}, {h.get('torch_threads', '?')} torch thread(s)"
 
 
+def commit_text(record: dict) -> str:
+    """The commit a run started from (short), marked when the tree had uncommitted changes."""
+    commit = str(record.get("commit") or "")[:7] or "-"
+    return commit + (" + uncommitted changes" if record.get("dirty") else "")
+
+
 def model_text(record: dict) -> str:
     """The recipe and its sizes: ``experiment=... (overrides that change the model), 5.0M / 5.0M``."""
     command = record.get("command") or ""
@@ -49,8 +55,9 @@ def _lstm_rate(res: dict, recipe: str) -> str:
 
 def training_rows(records: list[tuple[str, dict]]) -> list[str]:
     rows = [
-        "| record | model (params / trainable) | budget | hardware | val F1 (best) | test F1 | LOC | ORG | PER |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| record | commit | model (params / trainable) | budget | hardware | val F1 (best) | test F1 "
+        "| LOC | ORG | PER |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in records:
         m = r.get("metrics") or {}
@@ -63,7 +70,7 @@ def training_rows(records: list[tuple[str, dict]]) -> list[str]:
         b = r.get("budget")
         budget = budget_text(b) if isinstance(b, dict) else b or r.get("note") or "-"
         rows.append(
-            f"| {name} | {model_text(r)} | {budget} "
+            f"| {name} | {commit_text(r)} | {model_text(r)} | {budget} "
             f"| {hardware_text(r.get('hardware'))} | {pct('val_best/f1')} | {pct('test/f1')} "
             f"| {pct('test/f1_LOC')} | {pct('test/f1_ORG')} | {pct('test/f1_PER')} |"
         )
@@ -124,13 +131,21 @@ def benchmark_rows(records: list[tuple[str, dict]]) -> list[str]:
                 "(share of this core's fp32 matmul rate) |",
                 "|---|---|---|---|---|---|",
             ]
+            low = any(k.endswith("_bf16") for k in res)
+            if low:  # the header gains a column: the unpacked step under bf16 autocast
+                lines[-2] = lines[-2] + " bf16 autocast (not exact): sents/s, speed-up, max BiLSTM output error |"
+                lines[-1] = lines[-1] + "---|"
             for recipe in ("baseline", "optimized"):
                 if f"train_speedup_{recipe}" in res:
                     lo, hi = res[f"train_speedup_{recipe}_spread"]
+                    bf16 = (
+                        f" {res.get(f'{recipe}_unpacked_bf16_train_sents_per_s')}, "
+                        f"{res.get(f'train_speedup_{recipe}_bf16')}x, {res.get(f'{recipe}_bf16_max_abs_diff')} |"
+                    )
                     lines.append(
                         f"| {recipe} | {res[f'{recipe}_packed_train_sents_per_s']} | "
                         f"{res[f'{recipe}_unpacked_train_sents_per_s']} | {res[f'train_speedup_{recipe}']}x | "
-                        f"{lo}-{hi} | {_lstm_rate(res, recipe)} |"
+                        f"{lo}-{hi} | {_lstm_rate(res, recipe)} |" + (bf16 if low else "")
                     )
         elif kind == "crf_speed":
             lines += ["| setting | tags | NLL fwd+bwd vs pytorch-crf | decode vs pytorch-crf |", "|---|---|---|---|"]
