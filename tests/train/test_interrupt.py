@@ -35,8 +35,11 @@ def test_sigint_keeps_a_resumable_checkpoint_and_resume_continues_in_the_run_fol
         *pause_args(100, marker),
     ]  # step 100 = batch 30 of epoch 1, after the first validation (a best to score)
     proc = subprocess.Popen(
-        [*cmd, f"hydra.run.dir={run}"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
+        [*cmd, f"hydra.run.dir={run}"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        # a shell's background job (`bash .ci/run &`) starts with SIGINT ignored, and Python then never turns it
+        # into KeyboardInterrupt: give the run the terminal's default, as for a user pressing Ctrl-C
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
     wait_for(marker, proc)
     proc.send_signal(signal.SIGINT)
     out = proc.communicate(timeout=300)[0].decode()

@@ -78,7 +78,8 @@ def test_checkpoint_report_evaluate_and_resume(
     scores = evaluate(ev_cfg)
     assert scores["test/f1"] == pytest.approx(metrics["test/f1"])
     shown = capsys.readouterr().out  # one line in percent, then the JSON; not Lightning's table of fractions
-    assert f"test ({Path(best).name}): F1 {scores['test/f1']:.2%}" in shown and "Test metric" not in shown
+    line = f"test ({Path(best).name}, {int(scores['test/sentences'])} sentences): F1 {scores['test/f1']:.2%}"
+    assert line in shown and "Test metric" not in shown
     assert scores["test/loss"] == pytest.approx(metrics["test/loss"], rel=1e-4)
     # resume from last.ckpt for one more epoch
     cfg = make_cfg("debug=limit", f"ckpt_path={tmp_path / 'checkpoints' / 'last.ckpt'}", "test=false")
