@@ -82,21 +82,19 @@ def load_run(path: Path) -> Run:
     choices = {k: str(v) for k, v in ((hydra.get("hydra") or {}).get("runtime") or {}).get("choices", {}).items()}
     transitions = None
     tpath = path / "transitions.jsonl"
-    if tpath.is_file() and tpath.read_text(encoding="utf-8").strip():
-        transitions = json.loads(tpath.read_text(encoding="utf-8").strip().splitlines()[-1])
+    lines = tpath.read_text(encoding="utf-8").strip().splitlines() if tpath.is_file() else []
+    if lines:
+        transitions = json.loads(lines[-1])
     config = _read_yaml(path / ".hydra" / "config.yaml", {}) or {}
-    info = json.loads((path / "metrics.json").read_text(encoding="utf-8")).get("run") or {}
+    record = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
+    info = record.get("run") or {}
     head = ((config.get("model") or {}).get("head") or {}) if isinstance(config, dict) else {}
     return Run(
         loss_reduction=str(head.get("reduction", "sum" if head.get("type", "crf") == "crf" else "mean")),
         path=path,
         overrides=[str(o) for o in _read_yaml(path / ".hydra" / "overrides.yaml", []) or []],
         choices=choices,
-        metrics={
-            k: v
-            for k, v in json.loads((path / "metrics.json").read_text(encoding="utf-8")).items()
-            if isinstance(v, (int, float))
-        },
+        metrics={k: v for k, v in record.items() if isinstance(v, (int, float))},
         budget=info.get("budget") or {},
         resume_changes=[str(c) for c in info.get("resume_changes") or []],
         curves=_curves(path),

@@ -103,10 +103,15 @@ def recipe_changes(cfg: DictConfig, saved: dict[str, Any]) -> list[str]:
     changes = []
     for key in sorted(run.keys() | now.keys()):
         old, new = run.get(key, missing), now.get(key, missing)
-        if old != new and not (isinstance(old, float | int) and isinstance(new, float | int) and float(old) == new):
+        if old != new:  # (1 == 1.0: numbers compare by value)
             show = [("(unset)" if v is missing else repr(v)) for v in (old, new)]
             changes.append(f"{key}: run {show[0]}, now {show[1]}")
     return changes
+
+
+def _key(override: str) -> str:
+    """The config key an override sets (``+callbacks.x=1`` -> ``callbacks.x``)."""
+    return str(override).split("=", 1)[0].lstrip("+~")
 
 
 def _resume_command(run: Path, ckpt: str) -> str:
@@ -114,10 +119,9 @@ def _resume_command(run: Path, ckpt: str) -> str:
     saved = run / ".hydra" / "overrides.yaml"
     if not saved.is_file():
         return f"the overrides the run was started with, and ckpt_path={ckpt}"
-    original = [o for o in OmegaConf.load(saved) if not str(o).startswith(("ckpt_path=", "+ckpt_path="))]
-    extra = [o for o in task_overrides() if _free(o.split("=", 1)[0].lstrip("+~"))]
-    keys = {o.split("=", 1)[0].lstrip("+~") for o in extra}
-    kept = [str(o) for o in original if str(o).split("=", 1)[0].lstrip("+~") not in keys]
+    extra = [o for o in task_overrides() if _free(_key(o))]  # this call's max_epochs, devices...
+    replaced = {_key(o) for o in extra} | {"ckpt_path"}
+    kept = [str(o) for o in OmegaConf.load(saved) if _key(o) not in replaced]
     return "python -m ner_lightning.train " + " ".join([*kept, *extra, f"ckpt_path={ckpt}"])
 
 
