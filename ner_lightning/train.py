@@ -53,6 +53,16 @@ def build_datamodule(cfg: DictConfig) -> NerDataModule:
     if cfg.model.encoder.get("type") == "transformer":
         extra["tokenizer"] = cfg.data.get("tokenizer") or cfg.model.encoder.pretrained
         extra["max_len"] = cfg.data.get("max_len") or TRANSFORMER_MAX_CHARS
+    encoder = cfg.model.encoder
+    if encoder.get("bigrams"):
+        extra["bigrams"] = True
+    if encoder.get("lexicon"):
+        extra["lexicon"] = cfg.data.get("lexicon") or "jieba"
+    elif cfg.data.get("lexicon"):
+        raise ConfigError(
+            f"data.lexicon={cfg.data.lexicon}: the model takes no lexicon features; set model.encoder.lexicon=true "
+            "(or experiment=lexicon)"
+        )
     return hydra.utils.instantiate(cfg.data, **extra)
 
 

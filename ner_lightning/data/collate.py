@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 import torch
 from torch.utils.data import Sampler
 
+from ner_lightning.data.features import pack_items
 from ner_lightning.errors import ConfigError
 
 IGNORE_INDEX = -100
@@ -22,8 +23,11 @@ def collate_batch(items: Sequence[dict[str, list[int]]]) -> dict[str, torch.Tens
     Returns:
         ``input_ids`` (batch, seq) long, padded with 0; ``mask`` (batch, seq) bool, True on real characters;
         ``lengths`` (batch,) long; ``labels`` (batch, seq) long padded with -100 when items carry labels;
-        ``index`` (batch,) long, each sentence's position in its split, when items carry ``index``.
+        ``index`` (batch,) long, each sentence's position in its split, when items carry ``index``. Items with
+        ``bigram_ids`` / ``lex_ids`` give ``input_ids`` (batch, seq, F) (see :func:`~ner_lightning.data.features.pack_items`).
     """
+    if items and ("bigram_ids" in items[0] or "lex_ids" in items[0]):
+        return _collate_features(items)
     lengths = torch.tensor([len(it["input_ids"]) for it in items], dtype=torch.long)
     batch, seq = len(items), int(lengths.max()) if len(items) else 0
     # shape: (batch, seq)
@@ -41,6 +45,22 @@ def collate_batch(items: Sequence[dict[str, list[int]]]) -> dict[str, torch.Tens
         input_ids[i, :n] = torch.as_tensor(it["input_ids"], dtype=torch.long)
         if has_labels:
             out["labels"][i, :n] = torch.as_tensor(it["labels"], dtype=torch.long)
+    return out
+
+
+def _collate_features(items: Sequence[dict]) -> dict[str, torch.Tensor]:
+    """:func:`collate_batch` for items carrying bigram / lexicon features."""
+    ids, mask = pack_items(items)
+    lengths = torch.as_tensor(mask.sum(1), dtype=torch.long)
+    out = {"input_ids": torch.from_numpy(ids), "mask": torch.from_numpy(mask), "lengths": lengths}
+    if all("index" in it for it in items):
+        out["index"] = torch.tensor([it["index"] for it in items], dtype=torch.long)
+    if all(it.get("labels") is not None for it in items):
+        # shape: (batch, seq)
+        labels = torch.full(mask.shape, IGNORE_INDEX, dtype=torch.long)
+        for i, it in enumerate(items):
+            labels[i, : len(it["labels"])] = torch.as_tensor(it["labels"], dtype=torch.long)
+        out["labels"] = labels
     return out
 
 

@@ -14,6 +14,8 @@ from tqdm.auto import tqdm
 from ner_lightning.data import loop
 from ner_lightning.data.collate import BucketBatchSampler, LengthSortedSampler, collate_batch
 from ner_lightning.data.corpora import corpus_path, dev_slice, split_official
+from ner_lightning.data.features import FeatureVocab, encode_split
+from ner_lightning.data.lexicon import Lexicon
 from ner_lightning.data.prepare import prepare_split, resolve_scheme
 from ner_lightning.data.readers import TOKEN_FORMATS, ReadStats, Sentence, TokenFormat, read_cluener, read_column
 from ner_lightning.data.store import EncodedSplit
@@ -43,6 +45,12 @@ class NerDataModule(L.LightningDataModule):
         progress: show progress bars while reading.
         tokenizer: a pretrained encoder's name or folder: characters then map to its vocabulary (one token per
             character) instead of a character vocabulary built from the training split.
+        bigrams: add character-bigram ids (vocabulary from the training split, ``bigram_min_freq``).
+        lexicon: add SoftLexicon word sets from this lexicon (``jieba``, a word-list path, or several); ``None``: off.
+        lexicon_weights: word weights: ``train`` (matches in the training split + 1), ``lexicon`` (its counts),
+            ``uniform``.
+        lexicon_max_len: longest lexicon word matched (``None``: the lexicon's longest).
+        lexicon_min_freq: lexicon words matched fewer times in the training split share the unknown-word id.
     """
 
     def __init__(
@@ -63,6 +71,12 @@ class NerDataModule(L.LightningDataModule):
         seed: int = 42,
         progress: bool = True,
         tokenizer: str | None = None,
+        bigrams: bool = False,
+        bigram_min_freq: int = 1,
+        lexicon: str | list[str] | None = None,
+        lexicon_weights: str = "train",
+        lexicon_max_len: int | None = None,
+        lexicon_min_freq: int = 2,
     ) -> None:
         super().__init__()
         try:
@@ -85,6 +99,14 @@ class NerDataModule(L.LightningDataModule):
         positive_int("data.batch_size", batch_size)
         positive_int("data.eval_batch_size", eval_batch_size, allow_none=True)
         positive_int("data.num_workers", num_workers, minimum=0)
+        positive_int("data.bigram_min_freq", bigram_min_freq)
+        positive_int("data.lexicon_max_len", lexicon_max_len, allow_none=True)
+        positive_int("data.lexicon_min_freq", lexicon_min_freq)
+        self.lexicon_min_freq = lexicon_min_freq
+        if (bigrams or lexicon) and tokenizer:
+            raise ConfigError("data.bigrams / data.lexicon features are for character models, not with data.tokenizer")
+        self.bigrams, self.bigram_min_freq = bool(bigrams), bigram_min_freq
+        self.lexicon, self.lexicon_weights, self.lexicon_max_len = lexicon, lexicon_weights, lexicon_max_len
         for key, value in (
             ("max_train_samples", max_train_samples),
             ("max_eval_samples", max_eval_samples),
@@ -191,9 +213,23 @@ class NerDataModule(L.LightningDataModule):
             self.vocab = CharVocab.build(
                 (s.chars for s in self.sentences["train"]), self.min_freq, self.normalize_width
             )
+            if self.bigrams or self.lexicon:
+                self.vocab = FeatureVocab.build(
+                    [s.chars for s in self.sentences["train"]],
+                    self.vocab,
+                    self.bigrams,
+                    self.bigram_min_freq,
+                    Lexicon.load(self.lexicon, self.lexicon_max_len) if self.lexicon else None,
+                    self.lexicon_weights,
+                    self._progress,
+                    self.lexicon_min_freq,
+                )
         if self.label_vocab is None:
             self.label_vocab = LabelVocab(labels_for(known or set(), self.scheme))
         for name, sents in self.sentences.items():
+            if isinstance(self.vocab, FeatureVocab):
+                self.datasets[name] = encode_split(self.vocab, self.label_vocab, self._progress(sents, f"features {name}"))
+                continue
             encoded = [self.encode(s) for s in sents]
             self.datasets[name] = EncodedSplit(
                 (e["input_ids"] for e in encoded),

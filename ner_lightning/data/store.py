@@ -8,16 +8,30 @@ from typing import Any
 
 import numpy as np
 
+from ner_lightning.data.lexicon import dense_sets
+
 
 class EncodedSplit(Sequence[dict[str, Any]]):
-    """Sentences as flat arrays; ``split[i]`` is ``{"input_ids", "labels", "index"}`` (array views, ``index = i``).
+    """Sentences as flat arrays; ``split[i]`` is ``{"input_ids", "labels", "index"}`` (array views, ``index = i``),
+    plus ``bigram_ids`` ``(len,)`` and ``lex_ids`` ``(len, 4, K)`` when the split carries those features.
 
     Args:
         ids: encoded sentences (each a sequence of character ids).
         labels: label-id sequences of the same lengths, or ``None`` for unlabelled text.
+        bigrams: bigram-id sequences of the same lengths (optional).
+        lexicon: per sentence ``(codes, words)``: SoftLexicon memberships sorted by ``code = position * 4 + set``
+            (see :mod:`ner_lightning.data.lexicon`), kept flat; densified per item.
+        none_id: the word id of an empty SoftLexicon set.
     """
 
-    def __init__(self, ids: Iterable[Sequence[int]], labels: Iterable[Sequence[int]] | None = None) -> None:
+    def __init__(
+        self,
+        ids: Iterable[Sequence[int]],
+        labels: Iterable[Sequence[int]] | None = None,
+        bigrams: Iterable[Sequence[int]] | None = None,
+        lexicon: Iterable[tuple[Sequence[int], Sequence[int]]] | None = None,
+        none_id: int = 1,
+    ) -> None:
         chunks = [np.asarray(s, dtype=np.int32) for s in ids]
         lengths = np.fromiter((len(c) for c in chunks), dtype=np.int64, count=len(chunks))
         self.offsets = np.zeros(len(chunks) + 1, dtype=np.int64)
@@ -29,6 +43,20 @@ class EncodedSplit(Sequence[dict[str, Any]]):
             self.labels = np.concatenate(tags) if tags else np.zeros(0, dtype=np.int16)
             if len(self.labels) != len(self.ids):
                 raise ValueError("labels and ids differ in length")
+        self.bigrams: np.ndarray | None = None
+        if bigrams is not None:
+            self.bigrams = _flat(bigrams, np.int32)
+            if len(self.bigrams) != len(self.ids):
+                raise ValueError("bigrams and ids differ in length")
+        self.none_id = none_id
+        self.lex_offsets: np.ndarray | None = None
+        if lexicon is not None:
+            pairs = list(lexicon)
+            sizes = np.fromiter((len(c) for c, _ in pairs), dtype=np.int64, count=len(pairs))
+            self.lex_offsets = np.zeros(len(pairs) + 1, dtype=np.int64)
+            np.cumsum(sizes, out=self.lex_offsets[1:])
+            self.lex_codes = _flat((c for c, _ in pairs), np.int32)
+            self.lex_words = _flat((w for _, w in pairs), np.int32)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -39,7 +67,13 @@ class EncodedSplit(Sequence[dict[str, Any]]):
         i %= len(self)
         a, b = int(self.offsets[i]), int(self.offsets[i + 1])
         labels = None if self.labels is None else self.labels[a:b]
-        return {"input_ids": self.ids[a:b], "labels": labels, "index": i}
+        item = {"input_ids": self.ids[a:b], "labels": labels, "index": i}
+        if self.bigrams is not None:
+            item["bigram_ids"] = self.bigrams[a:b]
+        if self.lex_offsets is not None:
+            c, d = int(self.lex_offsets[i]), int(self.lex_offsets[i + 1])
+            item["lex_ids"] = dense_sets(b - a, self.lex_codes[c:d], self.lex_words[c:d], self.none_id)
+        return item
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return (self[i] for i in range(len(self)))
@@ -50,4 +84,13 @@ class EncodedSplit(Sequence[dict[str, Any]]):
 
     def nbytes(self) -> int:
         """Bytes held by the arrays."""
-        return self.ids.nbytes + self.offsets.nbytes + (0 if self.labels is None else self.labels.nbytes)
+        extra = [self.labels, self.bigrams]
+        if self.lex_offsets is not None:
+            extra += [self.lex_offsets, self.lex_codes, self.lex_words]
+        return self.ids.nbytes + self.offsets.nbytes + sum(a.nbytes for a in extra if a is not None)
+
+
+def _flat(chunks: Iterable[Sequence[int]], dtype: type) -> np.ndarray:
+    """One flat array of the concatenated sequences."""
+    parts = [np.asarray(c, dtype=dtype) for c in chunks]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)

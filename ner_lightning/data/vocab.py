@@ -187,5 +187,9 @@ class PretrainedCharVocab:
 
 
 def vocab_from_dict(data: dict[str, Any]) -> CharVocab | PretrainedCharVocab:
-    """Rebuild either vocabulary from its ``to_dict`` form."""
+    """Rebuild any vocabulary (characters, pretrained tokens, characters with features) from its ``to_dict`` form."""
+    if data.get("features"):
+        from ner_lightning.data.features import FeatureVocab
+
+        return FeatureVocab.from_dict(data)
     return PretrainedCharVocab.from_dict(data) if data.get("type") == "pretrained" else CharVocab.from_dict(data)

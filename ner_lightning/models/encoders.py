@@ -36,6 +36,13 @@ class BiLSTMEncoder(nn.Module):
             reverses every sentence within its own length for the backward direction, so padding never enters a
             real state (same numbers, 1.1-2x faster on CPU); ``auto`` picks ``packed`` on CUDA, ``unpacked`` else.
             The weights are the same ``nn.LSTM`` parameters either way.
+        bigram_vocab_size: size of the bigram vocabulary when the input carries bigram ids (``None``: no bigrams).
+        bigram_dim: bigram embedding size.
+        word_counts: the weight count of each SoftLexicon word id when the input carries word sets (``None``: none).
+        word_dim: word embedding size; the four pooled sets add ``4 * word_dim`` inputs per character.
+
+    With features, ``input_ids`` is ``(batch, seq, F)``: character id, bigram id (if any), then ``4 * K`` word ids
+    (sets B, M, E, S of K each; see :mod:`ner_lightning.data.features`).
     """
 
     def __init__(
@@ -49,6 +56,10 @@ class BiLSTMEncoder(nn.Module):
         embeddings: Tensor | None = None,
         source_dim: int | None = None,
         impl: Literal["auto", "packed", "unpacked"] = "auto",
+        bigram_vocab_size: int | None = None,
+        bigram_dim: int = 50,
+        word_counts: list[int] | None = None,
+        word_dim: int = 50,
     ) -> None:
         super().__init__()
         if impl not in ("auto", "packed", "unpacked"):
@@ -62,8 +73,15 @@ class BiLSTMEncoder(nn.Module):
                 self.embedding.weight.copy_(embeddings)
         self.project = nn.Linear(table_dim, embedding_dim) if table_dim != embedding_dim else nn.Identity()
         self.dropout = nn.Dropout(dropout)
+        self.bigram_embedding = nn.Embedding(bigram_vocab_size, bigram_dim, padding_idx=0) if bigram_vocab_size else None
+        self.word_embedding = None
+        input_dim = embedding_dim + (bigram_dim if bigram_vocab_size else 0)
+        if word_counts is not None:
+            self.word_embedding = nn.Embedding(len(word_counts), word_dim, padding_idx=0)
+            self.register_buffer("word_counts", torch.tensor(word_counts, dtype=torch.float32), persistent=False)
+            input_dim += 4 * word_dim
         self.lstm = nn.LSTM(
-            embedding_dim,
+            input_dim,
             hidden_size,
             num_layers=num_layers,
             batch_first=True,
@@ -100,12 +118,34 @@ class BiLSTMEncoder(nn.Module):
         Returns:
             ``(batch, seq, 2 * hidden_size)`` hidden states (zeros on padding).
         """
-        # shape: (batch, seq, embedding_dim)
-        x = self.dropout(self.project(self.embedding(input_ids)))
+        # shape: (batch, seq, input_dim)
+        x = self.dropout(self.embed(input_ids))
         packed = self.impl == "packed" or (self.impl == "auto" and x.is_cuda)
         # shape: (batch, seq, 2 * hidden)
         out = self._packed(x, mask) if packed else self._unpacked(x, mask)
         return self.dropout(out)
+
+    def embed(self, input_ids: Tensor) -> Tensor:
+        """``(batch, seq)`` or ``(batch, seq, F)`` ids -> ``(batch, seq, input_dim)``: the character embedding, then
+        the bigram embedding and the four SoftLexicon set vectors when the model has them."""
+        chars = input_ids[..., 0] if input_ids.dim() == 3 else input_ids
+        # shape: (batch, seq, embedding_dim)
+        parts = [self.project(self.embedding(chars))]
+        if self.bigram_embedding is not None:
+            parts.append(self.bigram_embedding(input_ids[..., 1]))
+        if self.word_embedding is not None:
+            batch, seq = chars.shape
+            first = 2 if self.bigram_embedding is not None else 1
+            # shape: (batch, seq, 4, K)
+            words = input_ids[..., first:].reshape(batch, seq, 4, -1)
+            counts = self.word_counts[words]
+            # Ma et al. 2020: v(S) = 4 / Z * sum_{w in S} z(w) e(w), Z over all four sets of the character
+            total = counts.sum(dim=(2, 3), keepdim=True).clamp_min(1.0)
+            weights = 4.0 * counts / total
+            # shape: (batch, seq, 4, word_dim)
+            pooled = (self.word_embedding(words) * weights.unsqueeze(-1)).sum(3)
+            parts.append(pooled.reshape(batch, seq, -1))
+        return torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
 
     def _packed(self, x: Tensor, mask: Tensor) -> Tensor:
         """``(batch, seq, dim)`` -> ``(batch, seq, 2 * hidden)`` through a packed sequence (zeros on padding)."""
@@ -145,7 +185,9 @@ class BiLSTMEncoder(nn.Module):
 
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         """Parameters by learning-rate group."""
+        extra = [e for e in (self.bigram_embedding, self.word_embedding) if e is not None]
         return {
-            "embeddings": [*self.embedding.parameters(), *self.project.parameters()],
+            "embeddings": [*self.embedding.parameters(), *self.project.parameters()]
+            + [p for e in extra for p in e.parameters()],
             "encoder": list(self.lstm.parameters()),
         }

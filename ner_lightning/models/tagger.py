@@ -31,6 +31,7 @@ def build_encoder(config: dict[str, Any], vocab: dict[str, Any]) -> nn.Module:
         source = config.pop("pretrained_embeddings", None)
         if source is not None:
             config["embeddings"] = pretrained_char_embeddings(source, vocab["itos"])
+        config.update(feature_inputs(config.pop("bigrams", False), config.pop("lexicon", False), vocab))
         try:
             return BiLSTMEncoder(len(vocab["itos"]), **config)
         except TypeError as err:  # a key the encoder does not take
@@ -43,6 +44,24 @@ def build_encoder(config: dict[str, Any], vocab: dict[str, Any]) -> nn.Module:
         except TypeError as err:
             raise ConfigError(f"model.encoder: {err}") from None
     raise ConfigError(f"model.encoder.type={kind!r}: expected 'bilstm' or 'transformer'")
+
+
+def feature_inputs(bigrams: bool, lexicon: bool, vocab: dict[str, Any]) -> dict[str, Any]:
+    """The BiLSTM's feature sizes from the vocabulary (``model.encoder.bigrams`` / ``lexicon`` need them there)."""
+    features = vocab.get("features") or {}
+    for key, on in (("bigrams", bigrams), ("lexicon", lexicon)):
+        if bool(on) != (features.get(key) is not None):
+            state = "on" if on else "off"
+            raise ConfigError(
+                f"model.encoder.{key}={bool(on)}: the data module's vocabulary has this feature "
+                f"{'off' if on else 'on'} while the model has it {state} (train.py sets both; set data.{key} to match)"
+            )
+    out: dict[str, Any] = {}
+    if bigrams:
+        out["bigram_vocab_size"] = len(features["bigrams"]) + 2
+    if lexicon:
+        out["word_counts"] = [0, 1, 1, *features["lexicon"]["counts"]]
+    return out
 
 
 def pretrained_char_embeddings(source: str, itos: list[str]) -> Tensor:

@@ -1,0 +1,222 @@
+"""Character features beyond the character itself: bigrams and SoftLexicon word sets.
+
+:class:`FeatureVocab` wraps a :class:`CharVocab` and adds a bigram vocabulary (``c_i c_{i+1}``, from the training
+split) and a word vocabulary with counts for the SoftLexicon sets. Its ``to_dict()`` goes into the checkpoint; the
+lexicon itself is re-read from its source at prediction and must have the same digest.
+
+A batch of such features is one integer tensor ``(batch, seq, F)``: column 0 the character id, then the bigram id
+(when bigrams are on), then ``4 * K`` word ids (set-major: ``B`` x K, ``M`` x K, ``E`` x K, ``S`` x K; 0 pads a set, an
+empty set holds ``NONE``). The graph, the predictor and the training loop all take this one tensor.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ner_lightning.data.lexicon import Lexicon, dense_sets, soft_lexicon_entries
+from ner_lightning.data.readers import Sentence
+from ner_lightning.data.store import EncodedSplit
+from ner_lightning.data.vocab import PAD, UNK, CharVocab, LabelVocab
+from ner_lightning.errors import CheckpointError, ConfigError
+
+END = "</s>"  # the character after the last one, for the last bigram
+NONE_WORD = "<none>"
+WEIGHTS = ("train", "lexicon", "uniform")
+NONE_ID, UNK_WORD_ID = 1, 2
+
+
+def bigrams_of(chars: Sequence[str]) -> list[str]:
+    """``c_i c_{i+1}`` for every character (the last one pairs with ``</s>``)."""
+    return [a + b for a, b in zip(chars, [*chars[1:], END])]
+
+
+class FeatureVocab(CharVocab):
+    """A character vocabulary plus bigram and SoftLexicon word vocabularies.
+
+    Args:
+        char: the character vocabulary.
+        bigrams: bigram tokens after ``[PAD]``, ``[UNK]`` in id order, or ``None`` (no bigram feature).
+        lexicon: ``{"sources", "digest", "max_len", "weights", "words", "counts"}``: the lexicon's description,
+            the model's word vocabulary (ids from 3 on; 0 pad, 1 ``NONE``, 2 words of the lexicon not in it) and
+            each id's weight count; or ``None`` (no lexicon feature).
+        matcher: the loaded lexicon (read from ``lexicon["sources"]`` when first needed).
+    """
+
+    def __init__(
+        self,
+        char: CharVocab,
+        bigrams: Sequence[str] | None = None,
+        lexicon: dict[str, Any] | None = None,
+        matcher: Lexicon | None = None,
+    ) -> None:
+        super().__init__(char.itos[2:], char.normalize)
+        self.bigram_itos = None if bigrams is None else [PAD, UNK, *bigrams]
+        self.bigram_stoi = None if bigrams is None else {t: i for i, t in enumerate(self.bigram_itos)}
+        self.lexicon = lexicon
+        self._matcher = matcher
+        self._word_of: np.ndarray | None = None
+
+    @classmethod
+    def build(
+        cls,
+        train: Sequence[Sequence[str]],
+        char: CharVocab,
+        bigrams: bool,
+        bigram_min_freq: int,
+        lexicon: Lexicon | None,
+        weights: str,
+        progress: Any = None,
+        word_min_freq: int = 2,
+    ) -> FeatureVocab:
+        """Vocabularies from the training split: bigrams seen ``bigram_min_freq`` times; the lexicon words matched
+        ``word_min_freq`` times in it (other lexicon words share one id, trained on the rare ones), weighted by ``weights`` (``train``: matches in the training split
+        + 1; ``lexicon``: the lexicon's counts; ``uniform``)."""
+        if weights not in WEIGHTS:
+            raise ConfigError(f"data.lexicon_weights={weights!r}: expected one of {', '.join(WEIGHTS)}")
+        bigram_tokens = None
+        if bigrams:
+            counts = Counter(b for chars in train for b in bigrams_of(chars))
+            ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+            bigram_tokens = [t for t, n in ranked if n >= bigram_min_freq]
+        described = None
+        if lexicon is not None:
+            texts = train if progress is None else progress(train, "matching the lexicon (train)")
+            seen = np.zeros(len(lexicon), dtype=np.int64)
+            for chars in texts:
+                for _, _, index in lexicon.matches("".join(chars)):
+                    seen[index] += 1
+            order = np.flatnonzero(seen >= word_min_freq)
+            order = order[np.lexsort((order, -seen[order]))]  # most matched first
+            if weights == "train":
+                word_counts = (seen[order] + 1).tolist()
+            elif weights == "lexicon":
+                word_counts = lexicon.counts[order].tolist()
+            else:
+                word_counts = [1] * len(order)
+            described = {
+                "sources": lexicon.sources,
+                "digest": lexicon.digest,
+                "max_len": lexicon.max_len,
+                "weights": weights,
+                "words": [lexicon.words[i] for i in order.tolist()],
+                "counts": word_counts,
+            }
+        return cls(char, bigram_tokens, described, lexicon)
+
+    # ---- the lexicon at prediction time ---------------------------------------------------------------------
+    @property
+    def matcher(self) -> Lexicon:
+        """The lexicon (loaded from its sources on first use; its digest must match the trained one)."""
+        assert self.lexicon is not None
+        if self._matcher is None:
+            lexicon = Lexicon.load(self.lexicon["sources"], self.lexicon["max_len"])
+            if lexicon.digest != self.lexicon["digest"]:
+                raise CheckpointError(
+                    f"lexicon {','.join(self.lexicon['sources'])}: its content differs from the lexicon the model was "
+                    f"trained with (digest {lexicon.digest[:12]} vs {self.lexicon['digest'][:12]}); use that lexicon"
+                )
+            self._matcher = lexicon
+        return self._matcher
+
+    @property
+    def word_of(self) -> np.ndarray:
+        """Model word id of each lexicon index (``UNK_WORD_ID`` for words outside the word vocabulary)."""
+        if self._word_of is None:
+            assert self.lexicon is not None
+            stoi = {w: i for i, w in enumerate(self.lexicon["words"], 3)}
+            self._word_of = np.asarray([stoi.get(w, UNK_WORD_ID) for w in self.matcher.words], dtype=np.int64)
+        return self._word_of
+
+    # ---- encoding ---------------------------------------------------------------------------------------------
+    def encode_parts(self, chars: Sequence[str]) -> dict[str, Any]:
+        """``input_ids``, and ``bigram_ids`` / ``lex`` (``(codes, words)`` sorted by code) when those are on."""
+        out: dict[str, Any] = {"input_ids": super().encode(chars)}
+        if self.bigram_stoi is not None:
+            out["bigram_ids"] = [self.bigram_stoi.get(b, 1) for b in bigrams_of(chars)]
+        if self.lexicon is not None:
+            codes, words = soft_lexicon_entries(self.matcher.matches("".join(chars)), self.word_of)
+            order = np.argsort(np.asarray(codes, dtype=np.int64), kind="stable")
+            out["lex"] = (np.asarray(codes, dtype=np.int32)[order], np.asarray(words, dtype=np.int32)[order])
+        return out
+
+    def encode_item(self, chars: Sequence[str]) -> dict[str, Any]:
+        """One item as a batch wants it: ``input_ids``, ``bigram_ids``, ``lex_ids`` ``(len, 4, K)``."""
+        parts = self.encode_parts(chars)
+        if "lex" in parts:
+            codes, words = parts.pop("lex")
+            parts["lex_ids"] = dense_sets(len(chars), codes, words, NONE_ID)
+        return parts
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **super().to_dict(),
+            "features": {"bigrams": None if self.bigram_itos is None else self.bigram_itos[2:], "lexicon": self.lexicon},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeatureVocab:
+        features = data.get("features") or {}
+        return cls(CharVocab.from_dict(data), features.get("bigrams"), features.get("lexicon"))
+
+
+def pack_items(items: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """One padded id array and mask for a batch of items.
+
+    Returns:
+        ``ids`` ``(batch, seq)`` int64 for plain items, or ``(batch, seq, F)`` with the feature columns described
+        in the module docstring (``K`` = the batch's widest set); ``mask`` ``(batch, seq)`` bool.
+    """
+    lengths = [len(it["input_ids"]) for it in items]
+    batch, seq = len(items), max(lengths, default=0)
+    mask = np.arange(seq)[None, :] < np.asarray(lengths, dtype=np.int64)[:, None]
+    has_bigrams = bool(items) and "bigram_ids" in items[0]
+    has_lex = bool(items) and "lex_ids" in items[0]
+    if not (has_bigrams or has_lex):
+        ids = np.zeros((batch, seq), dtype=np.int64)
+        for row, it in enumerate(items):
+            ids[row, : lengths[row]] = it["input_ids"]
+        return ids, mask
+    width = max((it["lex_ids"].shape[2] for it in items), default=1) if has_lex else 0
+    # shape: (batch, seq, 1 + bigram + 4 * K)
+    ids = np.zeros((batch, seq, 1 + has_bigrams + 4 * width), dtype=np.int64)
+    for row, it in enumerate(items):
+        n = lengths[row]
+        ids[row, :n, 0] = it["input_ids"]
+        if has_bigrams:
+            ids[row, :n, 1] = it["bigram_ids"]
+        if has_lex:
+            lex = it["lex_ids"]
+            # shape: (n, 4, width)
+            padded = np.zeros((n, 4, width), dtype=np.int64)
+            padded[:, :, : lex.shape[2]] = lex
+            ids[row, :n, 1 + has_bigrams :] = padded.reshape(n, 4 * width)
+    return ids, mask
+
+
+def encode_split(vocab: FeatureVocab, labels: LabelVocab, sentences: Iterable[Sentence]) -> EncodedSplit:
+    """A split's characters, features and labels, stored flat (no per-sentence Python objects kept)."""
+    ids, bigrams, lex, tags = [], [], [], []
+    for sentence in sentences:
+        parts = vocab.encode_parts(sentence.chars)
+        ids.append(parts["input_ids"])
+        bigrams.append(parts.get("bigram_ids"))
+        lex.append(parts.get("lex"))
+        tags.append(None if sentence.tags is None else labels.encode(sentence.tags, sentence.where()))
+    return EncodedSplit(
+        ids,
+        None if any(t is None for t in tags) else tags,
+        bigrams if vocab.bigram_stoi is not None else None,
+        lex if vocab.lexicon is not None else None,
+        NONE_ID,
+    )
+
+
+def encode_items(vocab: Any, texts: Iterable[Sequence[str]]) -> list[dict[str, Any]]:
+    """Items of ``texts`` for :func:`pack_items` with any vocabulary."""
+    if isinstance(vocab, FeatureVocab):
+        return [vocab.encode_item(t) for t in texts]
+    return [{"input_ids": vocab.encode(t)} for t in texts]
