@@ -47,8 +47,14 @@ def export_onnx(model: Tagger, path: str | Path, opset: int = OPSET) -> Path:
     if getattr(model.encoder, "lora", None):
         model.encoder.merge_lora()
     graph = GraphTagger(model.cpu())
-    example = (torch.randint(2, 50, (2, 7)), torch.tensor([[True] * 7, [True] * 4 + [False] * 3]))
+    mask = torch.tensor([[True] * 7, [True] * 4 + [False] * 3])
     dynamic = {"input_ids": {0: "batch", 1: "seq"}, "mask": {0: "batch", 1: "seq"}, "tags": {0: "batch", 1: "seq"}}
+    features = feature_columns(model)
+    if features:  # (batch, seq, F): character, bigram and word-set ids (see ner_lightning.data.features)
+        example = (torch.randint(1, 3, (2, 7, features)), mask)
+        dynamic["input_ids"][2] = "features"
+    else:
+        example = (torch.randint(2, 50, (2, 7)), mask)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # tracer and deprecation chatter
         torch.onnx.export(
@@ -62,6 +68,14 @@ def export_onnx(model: Tagger, path: str | Path, opset: int = OPSET) -> Path:
             dynamo=False,
         )
     return path
+
+
+def feature_columns(model: Tagger) -> int:
+    """Width of an example feature row for the export (0 for plain character ids): char, bigram, 4 sets x 2."""
+    encoder = model.encoder
+    if getattr(encoder, "bigram_embedding", None) is None and getattr(encoder, "word_embedding", None) is None:
+        return 0
+    return 1 + (encoder.bigram_embedding is not None) + (8 if encoder.word_embedding is not None else 0)
 
 
 def quantize_int8(src: str | Path, dst: str | Path) -> Path:

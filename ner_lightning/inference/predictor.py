@@ -12,6 +12,7 @@ from typing import Any, TypedDict
 
 import numpy as np
 
+from ner_lightning.data.features import encode_items, pack_items
 from ner_lightning.data.tags import tags_to_spans
 from ner_lightning.data.vocab import vocab_from_dict
 
@@ -82,7 +83,8 @@ class Predictor:
         self.last_rate: float | None = None  # sentences per second of the last predict()
 
     def tag_ids(self, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """Tag ids ``(batch, seq)`` for ``input_ids`` ``(batch, seq)`` int64 and bool ``mask`` ``(batch, seq)``."""
+        """Tag ids ``(batch, seq)`` for ``input_ids`` ``(batch, seq)`` (or ``(batch, seq, F)`` with features) int64
+        and bool ``mask`` ``(batch, seq)``."""
         raise NotImplementedError
 
     def predict(
@@ -111,17 +113,12 @@ class Predictor:
         size = batch_size or self.batch_size
         for first in _progress(range(0, len(order), size), progress, len(pieces), size):
             chunk = order[first : first + size]
-            encoded = [self.vocab.encode(list(texts[pieces[j][0]][pieces[j][1] : pieces[j][2]])) for j in chunk]
-            width = max(map(len, encoded))
-            # shape: (batch, seq)
-            ids = np.zeros((len(chunk), width), dtype=np.int64)
-            mask = np.zeros((len(chunk), width), dtype=bool)
-            for row, seq in enumerate(encoded):
-                ids[row, : len(seq)] = seq
-                mask[row, : len(seq)] = True
+            chars = [list(texts[pieces[j][0]][pieces[j][1] : pieces[j][2]]) for j in chunk]
+            # shape: (batch, seq) ids, or (batch, seq, F) with bigram / lexicon features; mask (batch, seq)
+            ids, mask = pack_items(encode_items(self.vocab, chars))
             tagged = self.tag_ids(ids, mask)
             for row, j in enumerate(chunk):
-                results[j] = tagged[row, : len(encoded[row])].tolist()
+                results[j] = tagged[row, : len(chars[row])].tolist()
         per_text: list[list[tuple[int, int, Sequence[int]]]] = [[] for _ in texts]
         for (i, a, b), tags in zip(pieces, results):
             per_text[i].append((a, b, tags))

@@ -39,3 +39,13 @@ def bert_crf_bioes_ckpt(
     """A tiny BERT + CRF checkpoint tagging BIOES."""
     out = tmp_path_factory.mktemp("bert_crf") / "run"
     return _train(mini_corpus, out, "model=bert_crf", f"pretrained_encoder={tiny_bert}", "data.scheme=BIOES")
+
+
+@pytest.fixture(scope="session")
+def lexicon_ckpt(mini_corpus: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A BiLSTM+CRF with character bigrams and SoftLexicon sets (jieba's dictionary)."""
+    out = tmp_path_factory.mktemp("lexicon") / "run"
+    return _train(
+        mini_corpus, out, "experiment=lexicon", "model.encoder.embedding_dim=16", "model.encoder.hidden_size=16",
+        "model.encoder.bigram_dim=8", "model.encoder.word_dim=8", "data.bigram_min_freq=1", "data.lexicon_min_freq=1",
+    )  # fmt: skip

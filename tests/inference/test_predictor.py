@@ -56,7 +56,7 @@ def test_long_text_keeps_every_character_in_sorted_batches() -> None:
     assert echo.predict(["", "  \n "]) == [[], []]
 
 
-@pytest.mark.parametrize("fixture", ["bilstm_ckpt", "bert_ckpt", "bert_crf_bioes_ckpt"])
+@pytest.mark.parametrize("fixture", ["bilstm_ckpt", "bert_ckpt", "bert_crf_bioes_ckpt", "lexicon_ckpt"])
 def test_offsets_index_the_original_text(fixture: str, request: pytest.FixtureRequest) -> None:
     tagger = load_tagger(request.getfixturevalue(fixture), device="cpu")
     texts = [MIXED, MIXED * 40, "北京", "", " "]  # MIXED * 40 is windowed by the tiny BERT (62 characters)
