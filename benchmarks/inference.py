@@ -37,10 +37,10 @@ def percentile(values: list[float], q: float) -> float:
 
 def test_split(ckpt: str) -> tuple[list[str], list[list[str]]]:
     """Texts and gold tags of the checkpoint's test split (its own data config, as evaluate reads it)."""
-    from ner_lightning.evaluate import datamodule_for
+    from ner_lightning.data.stored import datamodule_from_settings
     from ner_lightning.models.checkpoint import load_checkpoint
 
-    dm = datamodule_for(load_checkpoint(ckpt), None)
+    dm = datamodule_from_settings(load_checkpoint(ckpt).hparams, {}, ckpt)
     dm.progress = False
     dm.setup()
     sents = dm.sentences["test"]

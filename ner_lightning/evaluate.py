@@ -18,12 +18,10 @@ from ner_lightning.cli import check_config, hydra_entry, run_cli
 from ner_lightning.config import config_dir
 from ner_lightning.console import test_line
 from ner_lightning.data.datamodule import NerDataModule
-from ner_lightning.data.vocab import LabelVocab, vocab_from_dict
-from ner_lightning.errors import CheckpointError, ConfigError
+from ner_lightning.data.stored import datamodule_from_settings
+from ner_lightning.errors import ConfigError
 from ner_lightning.models.checkpoint import load_checkpoint
 from ner_lightning.models.tagger import Tagger
-
-SAMPLE_CAPS = ("max_train_samples", "max_eval_samples", "max_test_samples")
 
 
 def data_overrides(overrides: DictConfig | None) -> dict[str, Any]:
@@ -33,37 +31,17 @@ def data_overrides(overrides: DictConfig | None) -> dict[str, Any]:
     return {k: v for k, v in OmegaConf.to_container(overrides, resolve=True).items() if v is not None}
 
 
-def datamodule_for(model: Tagger, overrides: DictConfig | None) -> NerDataModule:
-    """The checkpoint's data config (plus ``overrides``) with the checkpoint's vocabulary, labels and scheme.
-
-    Raises:
-        ConfigError: when an override contradicts the checkpoint (another tag scheme).
-    """
-    stored = (model.hparams.get("config") or {}).get("data")
-    given = data_overrides(overrides)
-    if stored is None and "_target_" not in given:
-        raise CheckpointError("the checkpoint stores no data config; set data._target_ and the data paths")
-    scheme = model.hparams.scheme
-    if "scheme" in given and str(given["scheme"]).upper() != str(scheme).upper():
-        raise ConfigError(
-            f"data.scheme={given['scheme']}: the checkpoint's model tags {scheme}; evaluation always uses the "
-            "checkpoint's scheme and labels (drop data.scheme)"
-        )
-    # a checkpoint scores whole splits: the training run's sample caps (a budget) are not inherited
-    stored = {k: v for k, v in (stored or {}).items() if k not in SAMPLE_CAPS}
-    data_cfg = OmegaConf.merge(OmegaConf.create(stored), given, {"scheme": scheme})
-    dm: NerDataModule = hydra.utils.instantiate(data_cfg)
-    dm.vocab = vocab_from_dict(model.hparams.vocab)
-    dm.label_vocab = LabelVocab(model.hparams.labels)
-    dm.unknown_types = "error"  # an entity type the checkpoint does not know is a mismatch, not a zero
-    return dm
+def datamodule_for(model: Tagger, overrides: DictConfig | None, where: str = "the checkpoint") -> NerDataModule:
+    """The checkpoint's data settings (plain values, checked; never instantiated) plus ``overrides``, with the
+    checkpoint's vocabulary, labels and scheme (see :func:`ner_lightning.data.stored.datamodule_from_settings`)."""
+    return datamodule_from_settings(model.hparams, data_overrides(overrides), where)
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Score ``cfg.ckpt_path`` on ``cfg.split``; prints and returns the metrics."""
     check_config(cfg)
     model = load_checkpoint(cfg.ckpt_path)
-    dm = datamodule_for(model, cfg.get("data"))
+    dm = datamodule_for(model, cfg.get("data"), str(cfg.ckpt_path))
     dm.setup()
     if cfg.split not in dm.datasets:
         raise ConfigError(f"split={cfg.split}: the data has splits {sorted(dm.datasets)}")

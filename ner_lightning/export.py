@@ -29,9 +29,9 @@ def parity(
     reference: TorchPredictor, exported: OnnxPredictor, split: str, limit: int | None, batch_size: int
 ) -> dict[str, Any]:
     """Tag one split of the checkpoint's data with both; count mismatched sentences and score both against gold."""
-    from ner_lightning.evaluate import datamodule_for
+    from ner_lightning.data.stored import datamodule_from_settings
 
-    dm = datamodule_for(reference.model, None)
+    dm = datamodule_from_settings(reference.model.hparams, {}, "the checkpoint")
     dm.progress = False
     dm.setup()
     if split not in dm.sentences:

@@ -248,6 +248,7 @@ class Tagger(L.LightningModule):
     def configure_optimizers(self) -> Any:
         groups = self.param_groups()
         optimizer_cfg = dict(self.hparams.optimizer or {"_target_": "torch.optim.Adam", "_partial_": True})
+        check_target("optimizer", optimizer_cfg)
         try:
             optimizer = hydra.utils.instantiate(optimizer_cfg)(groups)
         except Exception as err:  # noqa: BLE001 - any constructor complaint is a config problem
@@ -256,6 +257,7 @@ class Tagger(L.LightningModule):
         fn_cfg = dict(sched_cfg.get("fn") or {})
         if not fn_cfg.get("_target_"):
             return optimizer
+        check_target("scheduler.fn", fn_cfg)
         interval = sched_cfg.get("interval", "step")
         warmup_ratio = number("scheduler.warmup_ratio", sched_cfg.get("warmup_ratio", 0.0), minimum=0.0)
         runtime = dict(sched_cfg.get("runtime") or {})
@@ -295,6 +297,25 @@ class Tagger(L.LightningModule):
             "params": sum(p.numel() for p in self.parameters()),
             "trainable_params": sum(p.numel() for p in self.parameters() if p.requires_grad),
         }
+
+
+# what an optimizer or scheduler config may name: a stored (checkpoint) config is data, never arbitrary code
+TARGET_PREFIXES = ("torch.optim.", "transformers.get_", "transformers.optimization.get_")
+
+
+def check_target(key: str, node: dict[str, Any]) -> None:
+    """``node``'s ``_target_`` is an optimizer or schedule of torch / transformers, and nothing under it is another
+    ``_target_`` (a nested one would be instantiated too).
+
+    Raises:
+        ConfigError: naming the key otherwise.
+    """
+    target = str(node.get("_target_"))
+    if not target.startswith(TARGET_PREFIXES):
+        raise ConfigError(f"{key}._target_={target}: expected a torch.optim class or a transformers schedule")
+    for name, value in node.items():
+        if isinstance(value, dict) or (isinstance(value, list) and any(isinstance(v, dict) for v in value)):
+            raise ConfigError(f"{key}.{name}: nested settings are not allowed here (plain values only)")
 
 
 def _reason(err: BaseException) -> str:

@@ -1,0 +1,73 @@
+"""A checkpoint is data, never code: a crafted stored config writes no marker through any entry point or the API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import run_entry
+
+from ner_lightning import load_tagger
+from ner_lightning.data.stored import datamodule_from_settings
+from ner_lightning.errors import CheckpointError, ConfigError
+from ner_lightning.models.checkpoint import load_checkpoint
+from ner_lightning.models.tagger import check_target
+
+
+def _craft(src: Path, dst: Path, marker: Path, where: str) -> Path:
+    """A copy of ``src`` whose stored data config runs ``os.makedirs(marker)`` when instantiated by Hydra."""
+    ckpt = torch.load(src, map_location="cpu", weights_only=True)
+    data = ckpt["hyper_parameters"]["config"]["data"]
+    payload = {"_target_": "os.makedirs", "_args_": [str(marker)], "exist_ok": True}
+    if where == "nested":
+        data["train_path"] = payload
+    elif where == "top":
+        ckpt["hyper_parameters"]["config"]["data"] = payload
+    else:  # an unknown key holding plain text is refused too
+        data["on_load"] = "rm -rf ~"
+    torch.save(ckpt, dst)
+    return dst
+
+
+@pytest.mark.parametrize("where", ["nested", "top", "unknown"])
+def test_crafted_data_config_runs_nothing(
+    bilstm_ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    marker = tmp_path / "PWNED"
+    ckpt = _craft(bilstm_ckpt, tmp_path / "crafted.ckpt", marker, where)
+    outcomes = {}
+    for module, args in (
+        ("evaluate", [f"ckpt_path={ckpt}", "trainer.enable_progress_bar=false"]),
+        ("export", [f"ckpt_path={ckpt}", f"output={tmp_path / 'm.onnx'}", f"hydra.run.dir={tmp_path}"]),
+    ):
+        code, out, err = run_entry(module, *args, capsys=capsys)
+        outcomes[module] = (code, err.strip())
+        assert not marker.exists(), f"{module} ran the stored _target_"
+        lines = [line for line in err.strip().splitlines() if line.startswith("error:")]
+        assert code == 2 and len(lines) == 1 and "refusing to build it" in lines[0], (module, err[-2000:])
+    # the API and the predict path never read the data config: they still tag (the weights are fine)
+    assert load_tagger(ckpt, device="cpu").predict(["北京"])[0] is not None
+    model = load_checkpoint(ckpt)
+    with pytest.raises(CheckpointError, match="refusing to build it"):
+        datamodule_from_settings(model.hparams, {}, str(ckpt))
+    assert not marker.exists()
+
+
+def test_given_target_outside_the_allow_list_is_refused(bilstm_ckpt: Path) -> None:
+    model = load_checkpoint(bilstm_ckpt)
+    with pytest.raises(CheckpointError, match=r"data._target_='os.system' is not one of the project's data modules"):
+        datamodule_from_settings(model.hparams, {"_target_": "os.system"}, "x")
+
+
+@pytest.mark.parametrize(
+    "node",
+    [
+        {"_target_": "os.system", "_partial_": True},
+        {"_target_": "torch.optim.Adam", "betas": {"_target_": "os.system", "_args_": ["id"]}},
+    ],
+)
+def test_optimizer_targets_are_allow_listed(node: dict) -> None:
+    with pytest.raises(ConfigError, match="optimizer"):
+        check_target("optimizer", node)
+    check_target("optimizer", {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 1e-3})
