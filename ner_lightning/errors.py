@@ -32,6 +32,10 @@ class DeviceError(NerError):
     """The trainer asks for hardware this machine does not have."""
 
 
+class DiskFullError(NerError):
+    """The disk (or quota) filled while writing: nothing was written under the final name."""
+
+
 class TrainingDiverged(NerError):
     """The loss became NaN or infinite; the message names the step and the last good checkpoint."""
 

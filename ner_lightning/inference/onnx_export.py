@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ner_lightning.base.files import atomic_save, atomic_write_text
+from ner_lightning.inference.onnx_backend import DIGEST_KEY, sidecar_digest, sidecar_path
 from ner_lightning.inference.viterbi import viterbi_decode
 from ner_lightning.models.tagger import Tagger
 
@@ -111,7 +113,6 @@ def file_sha256(path: str | Path) -> str:
 
 def write_sidecar(model: Tagger, onnx_path: str | Path, ckpt_path: str | Path, extra: dict[str, Any]) -> Path:
     """The JSON beside the export: labels, vocabulary, scheme, window size, source checkpoint, measured parity."""
-    from ner_lightning.inference.onnx_backend import sidecar_path
 
     max_chars = getattr(model.encoder, "max_chars", None) or 512
     meta = {
@@ -127,6 +128,22 @@ def write_sidecar(model: Tagger, onnx_path: str | Path, ckpt_path: str | Path, e
         "source_sha256": file_sha256(ckpt_path),
         **extra,
     }
+    stamp_digest(onnx_path, sidecar_digest(meta))
     out = sidecar_path(onnx_path)
-    out.write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+    atomic_write_text(out, json.dumps(meta, ensure_ascii=False, indent=1))
     return out
+
+
+def stamp_digest(onnx_path: str | Path, digest: str) -> None:
+    """Record the sidecar's digest in the ONNX model's metadata (rewritten atomically when it changes)."""
+    import onnx
+
+    graph = onnx.load(str(onnx_path))
+    props = {p.key: p for p in graph.metadata_props}
+    if DIGEST_KEY in props and props[DIGEST_KEY].value == digest:
+        return
+    if DIGEST_KEY in props:
+        props[DIGEST_KEY].value = digest
+    else:
+        graph.metadata_props.add(key=DIGEST_KEY, value=digest)
+    atomic_save(onnx_path, lambda fh: fh.write(graph.SerializeToString()))

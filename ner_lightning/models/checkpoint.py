@@ -19,7 +19,7 @@ def load_checkpoint(ckpt_path: str | Path, map_location: str = "cpu") -> Tagger:
     if not Path(ckpt_path).is_file():
         raise CheckpointError(f"{ckpt_path}: no such checkpoint (ckpt_path)")
     try:
-        return Tagger.load_from_checkpoint(ckpt_path, map_location=map_location, weights_only=True)
+        model = Tagger.load_from_checkpoint(ckpt_path, map_location=map_location, weights_only=True)
     except NerError:
         raise
     except pickle.UnpicklingError as err:
@@ -30,3 +30,7 @@ def load_checkpoint(ckpt_path: str | Path, map_location: str = "cpu") -> Tagger:
     except Exception as err:  # noqa: BLE001 - anything else means the file is not one of our checkpoints
         first = (str(err).strip().splitlines() or [""])[0][:200]
         raise CheckpointError(f"{ckpt_path}: not a ner_lightning checkpoint ({type(err).__name__}: {first})") from None
+    bad = next((name for name, p in model.state_dict().items() if p.is_floating_point() and not p.isfinite().all()), None)
+    if bad is not None:
+        raise CheckpointError(f"{ckpt_path}: weight {bad} holds NaN or infinite values (a diverged run?); refusing it")
+    return model

@@ -71,3 +71,58 @@ def test_optimizer_targets_are_allow_listed(node: dict) -> None:
     with pytest.raises(ConfigError, match="optimizer"):
         check_target("optimizer", node)
     check_target("optimizer", {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 1e-3})
+
+
+def test_non_finite_weights_are_refused(bilstm_ckpt: Path, tmp_path: Path) -> None:
+    ckpt = torch.load(bilstm_ckpt, map_location="cpu", weights_only=True)
+    name = next(k for k in ckpt["state_dict"] if k.endswith("weight"))
+    ckpt["state_dict"][name][0] = float("nan")
+    torch.save(ckpt, tmp_path / "nan.ckpt")
+    with pytest.raises(CheckpointError, match=f"weight {name} holds NaN"):
+        load_checkpoint(tmp_path / "nan.ckpt")
+
+
+@pytest.fixture(scope="module")
+def exported(bilstm_ckpt: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from ner_lightning.inference.onnx_export import export_onnx, write_sidecar
+
+    out = tmp_path_factory.mktemp("onnx") / "m.onnx"
+    model = load_checkpoint(bilstm_ckpt)
+    export_onnx(model, out)
+    write_sidecar(model, out, bilstm_ckpt, {})
+    return out
+
+
+def _mutations() -> dict[str, object]:
+    return {
+        "reversed labels": lambda m: {**m, "labels": ["O", *reversed(m["labels"][1:])]},
+        "cut vocabulary": lambda m: {**m, "vocab": {**m["vocab"], "itos": m["vocab"]["itos"][:-3]}},
+        "missing key": lambda m: {k: v for k, v in m.items() if k != "labels"},
+        "max_chars 0": lambda m: {**m, "max_chars": 0},
+        "unknown scheme": lambda m: {**m, "scheme": "XYZ"},
+        "invalid JSON": None,
+    }
+
+
+@pytest.mark.parametrize("case", list(_mutations()))
+def test_a_sidecar_that_does_not_match_its_graph_is_one_line(
+    exported: Path, tmp_path: Path, case: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import shutil
+
+    from ner_lightning.inference.onnx_backend import OnnxPredictor
+
+    model = tmp_path / "m.onnx"
+    shutil.copy(exported, model)
+    meta = json.loads(exported.with_suffix(".json").read_text(encoding="utf-8"))
+    change = _mutations()[case]
+    text = "{not json" if change is None else json.dumps(change(meta), ensure_ascii=False)
+    model.with_suffix(".json").write_text(text, encoding="utf-8")
+    with pytest.raises(CheckpointError) as err:
+        OnnxPredictor(model)
+    assert "\n" not in str(err.value) and ("m.json" in str(err.value) or "m.onnx" in str(err.value))
+    code, out, stderr = run_entry("predict", f"ckpt_path={model}", "text=北京", capsys=capsys)
+    assert code == 2 and stderr.strip().startswith("error:") and len(stderr.strip().splitlines()) == 1, stderr
+    # the untouched pair still loads and tags
+    assert OnnxPredictor(exported).predict(["北京"]) is not None
