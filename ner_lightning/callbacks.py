@@ -15,10 +15,27 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.trainer.states import TrainerFn
 from typing_extensions import override
 
+from ner_lightning.base.files import atomic_open, atomic_write_text
 from ner_lightning.errors import TrainingDiverged
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written whole or not at all: a temp file in the checkpoint's own folder, fsynced, then
+    ``os.replace`` (Lightning's default writes through fsspec, which stages in ``$TMPDIR`` and, across
+    filesystems, copies into the final name: a kill mid-copy left a truncated ``last.ckpt``)."""
+
+    @override
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
+        if "://" in str(path):  # remote storage: Lightning's own writer
+            return super().save_checkpoint(checkpoint, path, storage_options)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with atomic_open(path, "wb") as fh:
+            torch.save(checkpoint, fh)
+        return None
 
 
 class RunCheckpoint(ModelCheckpoint):
@@ -67,15 +84,11 @@ class RunCheckpoint(ModelCheckpoint):
     @override
     def _save_last_checkpoint(self, trainer: L.Trainer, monitor_candidates: dict[str, Any]) -> None:
         """``save_last: link``: ``last.ckpt`` links to the checkpoint saved at this same step (one copy of identical
-        weights on disk); at any other step it is a real file (Lightning would link to an older top-k file), and a
-        link is removed before a real save (writing through it would overwrite the best checkpoint)."""
-        import os
-
+        weights on disk); at any other step it is a real file (Lightning would link to an older top-k file). Either
+        way the new ``last.ckpt`` replaces the old one in one rename (:class:`AtomicCheckpointIO`,
+        :meth:`_link_checkpoint`): a real save replaces a link itself, never writes through it."""
         link = self.save_last == "link"
         same_step = bool(self._last_checkpoint_saved) and self._last_global_step_saved == trainer.global_step
-        filepath = self.format_checkpoint_name(monitor_candidates, self.CHECKPOINT_NAME_LAST)
-        if trainer.is_global_zero and os.path.islink(filepath):
-            os.remove(filepath)
         if link and not same_step:
             self.save_last = True
             try:
@@ -84,6 +97,20 @@ class RunCheckpoint(ModelCheckpoint):
                 self.save_last = "link"
             return
         super()._save_last_checkpoint(trainer, monitor_candidates)
+
+    @staticmethod
+    def _link_checkpoint(trainer: L.Trainer, filepath: str, linkpath: str) -> None:
+        """Point ``linkpath`` at ``filepath`` by renaming a fresh link over it (Lightning removes ``linkpath`` first,
+        leaving a moment without ``last.ckpt``)."""
+        import os
+
+        if trainer.is_global_zero:
+            tmp = f"{linkpath}.link-tmp"
+            if os.path.lexists(tmp):
+                os.remove(tmp)
+            os.symlink(os.path.relpath(filepath, os.path.dirname(linkpath)), tmp)
+            os.replace(tmp, linkpath)
+        trainer.strategy.barrier()
 
     def _save_last_now(self, trainer: L.Trainer) -> None:
         if not self.save_last or trainer.fast_dev_run or trainer.sanity_checking:
@@ -240,9 +267,9 @@ class RunFiles(Callback):
             return
         out_dir = Path(trainer.default_root_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "test_report.txt").write_text(scores["report"], encoding="utf-8")
+        atomic_write_text(out_dir / "test_report.txt", scores["report"])
         clean = {k: v for k, v in scores.items() if k != "report"}
-        (out_dir / "test_report.json").write_text(json.dumps(clean, indent=2), encoding="utf-8")
+        atomic_write_text(out_dir / "test_report.json", json.dumps(clean, indent=2))
         if matrix is None:
             return
         import matplotlib.pyplot as plt
@@ -252,7 +279,7 @@ class RunFiles(Callback):
         labels = list(pl_module.labels)  # type: ignore[attr-defined]
         fig = confusion_figure(matrix, labels, "Test tokens: gold (rows) vs predicted (columns), row-normalised")
         fig.savefig(out_dir / "confusion.png", dpi=110)
-        (out_dir / "confusion.json").write_text(json.dumps({"labels": labels, "counts": matrix.tolist()}))
+        atomic_write_text(out_dir / "confusion.json", json.dumps({"labels": labels, "counts": matrix.tolist()}))
         _log_figure(trainer, "test/confusion", fig, trainer.global_step)
         plt.close(fig)
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from ner_lightning.base.files import atomic_open, atomic_write_text
 from ner_lightning.cli import UserError, fail
 
 
@@ -83,10 +84,19 @@ def load_run(path: Path) -> Run:
     transitions = None
     tpath = path / "transitions.jsonl"
     lines = tpath.read_text(encoding="utf-8").strip().splitlines() if tpath.is_file() else []
-    if lines:
-        transitions = json.loads(lines[-1])
+    for line in reversed(lines):  # a kill mid-append leaves a torn last line: the last whole one counts
+        try:
+            transitions = json.loads(line)
+            break
+        except json.JSONDecodeError:
+            continue
     config = _read_yaml(path / ".hydra" / "config.yaml", {}) or {}
-    record = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
+    try:
+        record = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise UserError(f"{path / 'metrics.json'}: not a complete metrics file ({err}); rerun or remove that run") from None
+    if not isinstance(record, dict):
+        raise UserError(f"{path / 'metrics.json'}: not a metrics file (expected a JSON object)")
     info = record.get("run") or {}
     head = ((config.get("model") or {}).get("head") or {}) if isinstance(config, dict) else {}
     return Run(
@@ -221,8 +231,8 @@ def compare(paths: list[Path], out: Path | None = None) -> dict[str, Any]:
     out = out or (paths[0] if len(paths) == 1 and paths[0].is_dir() else Path("outputs") / "comparison")
     out.mkdir(parents=True, exist_ok=True)
     images = write_plots(runs, out)
-    (out / "comparison.md").write_text(markdown(rows, seeds, [Path(i).name for i in images]), encoding="utf-8")
-    with (out / "comparison.csv").open("w", newline="", encoding="utf-8") as fh:
+    atomic_write_text(out / "comparison.md", markdown(rows, seeds, [Path(i).name for i in images]))
+    with atomic_open(out / "comparison.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)

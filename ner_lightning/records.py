@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from ner_lightning.base.files import atomic_write_text
+
 _REPO = Path(__file__).resolve().parents[1]
 
 
@@ -169,5 +171,5 @@ def record(run: Path, out_dir: Path, name: str | None = None, note: str | None =
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{rec['name']}.json"
-    path.write_text(json.dumps(rec, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    atomic_write_text(path, json.dumps(rec, indent=2, sort_keys=True) + "\n")
     return path

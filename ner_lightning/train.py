@@ -20,7 +20,8 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ProgressBar
 from lightning.pytorch.utilities import rank_zero_info
 from omegaconf import DictConfig, OmegaConf
 
-from ner_lightning.callbacks import DivergenceGuard, RunFiles, TrainThroughput, finite_metrics
+from ner_lightning.base.files import atomic_write_text, remove_stale_temps
+from ner_lightning.callbacks import AtomicCheckpointIO, DivergenceGuard, RunFiles, TrainThroughput, finite_metrics
 from ner_lightning.cli import check_config, hydra_entry, run_cli
 from ner_lightning.config import config_dir
 from ner_lightning.console import RunReport, close_file_log, log_to_file, progress_bar, quiet, test_line
@@ -142,7 +143,10 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         callbacks.append(progress_bar())
     if HydraConfig.initialized():
         children_run_this_job()  # DDP ranks 1.. rerun this job, not the whole command line (a multirun)
-    trainer: L.Trainer = hydra.utils.instantiate(trainer_cfg, callbacks=callbacks, logger=loggers or False)
+    remove_stale_temps(Path(cfg.paths.output_dir) / "checkpoints")  # what a killed writer left (a resumed run)
+    trainer: L.Trainer = hydra.utils.instantiate(
+        trainer_cfg, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()]
+    )
     counts = model.parameter_counts()
     rank_zero_info(
         f"model: {counts['params']:,} parameters ({counts['trainable_params']:,} trainable); "
@@ -216,8 +220,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         info["budget"] = budget(trainer_cfg, trainer, len(dm.datasets["train"]), fit_time, interrupted)
         info["budget"].update(sentences_seen=throughput.sentences, train_batches_s=round(throughput.seconds, 1))
         record = {**metrics, "best_checkpoint": ckpt or None, "run": info}
-        with open(out, "w", encoding="utf-8") as fh:
-            json.dump(record, fh, indent=2, sort_keys=True)
+        atomic_write_text(out, json.dumps(record, indent=2, sort_keys=True))
         rank_zero_info(f"results: {out}")
     if file_log is not None:
         close_file_log(file_log)

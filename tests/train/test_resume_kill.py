@@ -87,3 +87,44 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(msra_slice: dict[str, Pa
     for i in opt_a:
         assert int(opt_a[i]["step"]) == int(opt_b[i]["step"])
         assert torch.allclose(opt_a[i]["exp_avg_sq"], opt_b[i]["exp_avg_sq"], atol=1e-6, rtol=1e-3)
+
+
+def test_kill_9_while_checkpointing_every_step_on_another_filesystem(msra_slice: dict[str, Path], tmp_path: Path) -> None:
+    """The run folder on tmpfs (another filesystem than $TMPDIR, as a cluster's scratch disk), last.ckpt written at
+    every step: each kill leaves a loadable last.ckpt, nothing in $TMPDIR, and the resume works."""
+    import random
+    import shutil
+
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("no second filesystem (tmpfs /dev/shm) here")
+    private_tmp = tmp_path / "tmpdir"
+    private_tmp.mkdir()
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": str(private_tmp)}
+    run = shm / f"ner-kill-{os.getpid()}" / "run"
+    every_step = "callbacks.model_checkpoint.last_every_minutes=0.00001"
+    last = run / "checkpoints" / "last.ckpt"
+    rng = random.Random(0)
+    try:
+        for trial in range(3):
+            resume = [f"ckpt_path={last}", "resume_changes=allow"] if trial else []
+            proc = subprocess.Popen(
+                _args(msra_slice, run, every_step, *resume), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                text=True, env=env, cwd=tmp_path,
+            )  # fmt: skip
+            _wait_for_checkpoint(last, proc)
+            time.sleep(rng.uniform(0.0, 1.5))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            torch.load(last, weights_only=True, map_location="cpu")  # whole, every time
+            staged = [p for p in private_tmp.iterdir() if not p.name.startswith("torchinductor")]  # torch's cache
+            assert not staged, f"checkpoints were staged in $TMPDIR: {staged}"
+        done = subprocess.run(
+            _args(msra_slice, run, every_step, f"ckpt_path={last}", "resume_changes=allow"),
+            capture_output=True, text=True, env=env, cwd=tmp_path,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert json.loads((run / "metrics.json").read_text())["global_step"] == 4 * -(-500 // 64)
+        assert not [p for p in (run / "checkpoints").iterdir() if p.name.startswith(".tmp-")]
+    finally:
+        shutil.rmtree(run.parent, ignore_errors=True)
