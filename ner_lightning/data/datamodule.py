@@ -228,7 +228,7 @@ class NerDataModule(L.LightningDataModule):
             self.label_vocab = LabelVocab(labels_for(known or set(), self.scheme))
         for name, sents in self.sentences.items():
             if isinstance(self.vocab, FeatureVocab):
-                self.datasets[name] = encode_split(self.vocab, self.label_vocab, self._progress(sents, f"features {name}"))
+                self.datasets[name] = encode_split(self.vocab, self.label_vocab, sents)
                 continue
             encoded = [self.encode(s) for s in sents]
             self.datasets[name] = EncodedSplit(

@@ -59,6 +59,7 @@ class FeatureVocab(CharVocab):
         self.lexicon = lexicon
         self._matcher = matcher
         self._word_of: np.ndarray | None = None
+        self._matched: tuple[list[str], tuple[np.ndarray, ...]] | None = None
 
     @classmethod
     def build(
@@ -82,13 +83,11 @@ class FeatureVocab(CharVocab):
             counts = Counter(b for chars in train for b in bigrams_of(chars))
             ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
             bigram_tokens = [t for t, n in ranked if n >= bigram_min_freq]
-        described = None
+        described, cache = None, None
         if lexicon is not None:
-            texts = train if progress is None else progress(train, "matching the lexicon (train)")
-            seen = np.zeros(len(lexicon), dtype=np.int64)
-            for chars in texts:
-                for _, _, index in lexicon.matches("".join(chars)):
-                    seen[index] += 1
+            texts = ["".join(chars) for chars in train]
+            cache = (texts, lexicon.match_all(texts if progress is None else progress(texts, "matching the lexicon")))
+            seen = np.bincount(cache[1][2], minlength=len(lexicon))
             order = np.flatnonzero(seen >= word_min_freq)
             order = order[np.lexsort((order, -seen[order]))]  # most matched first
             if weights == "train":
@@ -105,7 +104,9 @@ class FeatureVocab(CharVocab):
                 "words": [lexicon.words[i] for i in order.tolist()],
                 "counts": word_counts,
             }
-        return cls(char, bigram_tokens, described, lexicon)
+        vocab = cls(char, bigram_tokens, described, lexicon)
+        vocab._matched = cache  # the training split's matches, reused when it is encoded
+        return vocab
 
     # ---- the lexicon at prediction time ---------------------------------------------------------------------
     @property
@@ -138,10 +139,21 @@ class FeatureVocab(CharVocab):
         if self.bigram_stoi is not None:
             out["bigram_ids"] = [self.bigram_stoi.get(b, 1) for b in bigrams_of(chars)]
         if self.lexicon is not None:
-            codes, words = soft_lexicon_entries(self.matcher.matches("".join(chars)), self.word_of)
-            order = np.argsort(np.asarray(codes, dtype=np.int64), kind="stable")
-            out["lex"] = (np.asarray(codes, dtype=np.int32)[order], np.asarray(words, dtype=np.int32)[order])
+            table = np.asarray(self.matcher.matches("".join(chars)), dtype=np.int64).reshape(-1, 3)
+            out["lex"] = soft_lexicon_entries(table[:, 0], table[:, 1], self.word_of[table[:, 2]])
         return out
+
+    def split_matches(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """SoftLexicon memberships of many texts, flat: ``(offsets, codes, words)`` (see :class:`EncodedSplit`)."""
+        if self._matched is not None and self._matched[0] == texts:
+            starts, ends, index, offsets = self._matched[1]
+        else:
+            starts, ends, index, offsets = self.matcher.match_all(texts)
+        codes, words = soft_lexicon_entries(starts, ends, self.word_of[index])
+        # codes are positions in the texts laid end to end: each text's own, and where each text's run begins
+        bounds = np.searchsorted(codes, offsets * 4, side="left")
+        text_of = np.repeat(np.arange(len(texts)), np.diff(bounds))
+        return bounds, codes - offsets[text_of] * 4, words
 
     def encode_item(self, chars: Sequence[str]) -> dict[str, Any]:
         """One item as a batch wants it: ``input_ids``, ``bigram_ids``, ``lex_ids`` ``(len, 4, K)``."""
@@ -199,20 +211,15 @@ def pack_items(items: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]
 
 def encode_split(vocab: FeatureVocab, labels: LabelVocab, sentences: Iterable[Sentence]) -> EncodedSplit:
     """A split's characters, features and labels, stored flat (no per-sentence Python objects kept)."""
-    ids, bigrams, lex, tags = [], [], [], []
-    for sentence in sentences:
-        parts = vocab.encode_parts(sentence.chars)
-        ids.append(parts["input_ids"])
-        bigrams.append(parts.get("bigram_ids"))
-        lex.append(parts.get("lex"))
-        tags.append(None if sentence.tags is None else labels.encode(sentence.tags, sentence.where()))
-    return EncodedSplit(
-        ids,
-        None if any(t is None for t in tags) else tags,
-        bigrams if vocab.bigram_stoi is not None else None,
-        lex if vocab.lexicon is not None else None,
-        NONE_ID,
-    )
+    sentences = list(sentences)
+    ids = [CharVocab.encode(vocab, s.chars) for s in sentences]
+    tags = [None if s.tags is None else labels.encode(s.tags, s.where()) for s in sentences]
+    bigrams = None
+    if vocab.bigram_stoi is not None:
+        stoi = vocab.bigram_stoi
+        bigrams = [[stoi.get(b, 1) for b in bigrams_of(s.chars)] for s in sentences]
+    lex = None if vocab.lexicon is None else vocab.split_matches(["".join(s.chars) for s in sentences])
+    return EncodedSplit(ids, None if any(t is None for t in tags) else tags, bigrams, lex, NONE_ID)
 
 
 def encode_items(vocab: Any, texts: Iterable[Sequence[str]]) -> list[dict[str, Any]]:

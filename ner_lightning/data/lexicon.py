@@ -117,43 +117,55 @@ class Lexicon:
 
     def matches(self, text: str) -> list[tuple[int, int, int]]:
         """Every lexicon word in ``text`` as ``(start, end, word index)``, ordered by start then end."""
-        trie, out, n = self.trie, [], len(text)
+        trie, out, n, longest = self.trie, [], len(text), self.max_len
+        get, append = trie.get, out.append
         for i in range(n):
-            for j in range(i + 1, min(n, i + self.max_len) + 1):
-                hit = trie.get(text[i:j])
+            for j in range(i + 1, min(n, i + longest) + 1):
+                hit = get(text[i:j])
                 if hit is None:
                     break
                 if hit >= 0:
-                    out.append((i, j, hit))
+                    append((i, j, hit))
         return out
+
+    def match_all(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Matches of many texts at once: ``(starts, ends, indices)`` in the texts laid end to end, and the
+        ``(len(texts) + 1,)`` offsets of each text (no match crosses a text's end)."""
+        offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum([len(t) for t in texts], out=offsets[1:])
+        found: list[tuple[int, int, int]] = []
+        for base, text in zip(offsets.tolist(), texts):
+            found.extend((base + s, base + e, w) for s, e, w in self.matches(text))
+        table = np.asarray(found, dtype=np.int64).reshape(-1, 3)
+        return table[:, 0], table[:, 1], table[:, 2], offsets
 
 
 def soft_lexicon_entries(
-    matches: Iterable[tuple[int, int, int]], word_ids: Sequence[int] | np.ndarray
-) -> tuple[list[int], list[int]]:
-    """SoftLexicon set memberships of one sentence's matches.
+    starts: np.ndarray, ends: np.ndarray, words: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """SoftLexicon set memberships of matched words, sorted by character then set (vectorised).
 
     Args:
-        matches: ``(start, end, lexicon index)`` words found in the sentence.
-        word_ids: model word id of each lexicon index.
+        starts / ends: ``(n,)`` character span of each matched word (end exclusive; positions in one text, or in
+            several texts laid end to end).
+        words: ``(n,)`` model word id of each match.
 
     Returns:
-        ``(codes, words)``: ``code = position * 4 + set`` (``BEGIN``, ``MIDDLE``, ``END``, ``SINGLE``) and the word id
-        of each membership, in match order (not sorted).
+        ``(codes, word_ids)``: ``code = position * 4 + set`` (``BEGIN``, ``MIDDLE``, ``END``, ``SINGLE``) and the
+        word of each membership, sorted (stably) by code.
     """
-    codes: list[int] = []
-    words: list[int] = []
-    for start, end, index in matches:
-        word = int(word_ids[index])
-        if end - start == 1:
-            codes.append(start * 4 + SINGLE)
-            words.append(word)
-            continue
-        codes.append(start * 4 + BEGIN)
-        codes.extend(k * 4 + MIDDLE for k in range(start + 1, end - 1))
-        codes.append((end - 1) * 4 + END)
-        words.extend([word] * (end - start))
-    return codes, words
+    starts, ends, words = (np.asarray(a, dtype=np.int64) for a in (starts, ends, words))
+    length = ends - starts
+    single, multi = length == 1, length > 1
+    inner = np.maximum(length - 2, 0)  # middle characters of each word
+    # positions start+1 .. end-2 of every word, laid out word after word
+    middle_pos = np.repeat(starts + 1 - np.cumsum(inner) + inner, inner) + np.arange(int(inner.sum()))
+    codes = np.concatenate([
+        starts[single] * 4 + SINGLE, starts[multi] * 4 + BEGIN, (ends[multi] - 1) * 4 + END, middle_pos * 4 + MIDDLE,
+    ])  # fmt: skip
+    ids = np.concatenate([words[single], words[multi], words[multi], np.repeat(words, inner)])
+    order = np.argsort(codes, kind="stable")
+    return codes[order], ids[order]
 
 
 def dense_sets(length: int, codes: np.ndarray, words: np.ndarray, none_id: int) -> np.ndarray:

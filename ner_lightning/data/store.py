@@ -19,8 +19,9 @@ class EncodedSplit(Sequence[dict[str, Any]]):
         ids: encoded sentences (each a sequence of character ids).
         labels: label-id sequences of the same lengths, or ``None`` for unlabelled text.
         bigrams: bigram-id sequences of the same lengths (optional).
-        lexicon: per sentence ``(codes, words)``: SoftLexicon memberships sorted by ``code = position * 4 + set``
-            (see :mod:`ner_lightning.data.lexicon`), kept flat; densified per item.
+        lexicon: SoftLexicon memberships, flat: ``(offsets, codes, words)`` with ``offsets`` ``(n + 1,)`` into
+            ``codes`` / ``words``, each sentence's ``code = position * 4 + set`` sorted (see
+            :mod:`ner_lightning.data.lexicon`); densified per item.
         none_id: the word id of an empty SoftLexicon set.
     """
 
@@ -29,7 +30,7 @@ class EncodedSplit(Sequence[dict[str, Any]]):
         ids: Iterable[Sequence[int]],
         labels: Iterable[Sequence[int]] | None = None,
         bigrams: Iterable[Sequence[int]] | None = None,
-        lexicon: Iterable[tuple[Sequence[int], Sequence[int]]] | None = None,
+        lexicon: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
         none_id: int = 1,
     ) -> None:
         chunks = [np.asarray(s, dtype=np.int32) for s in ids]
@@ -51,12 +52,12 @@ class EncodedSplit(Sequence[dict[str, Any]]):
         self.none_id = none_id
         self.lex_offsets: np.ndarray | None = None
         if lexicon is not None:
-            pairs = list(lexicon)
-            sizes = np.fromiter((len(c) for c, _ in pairs), dtype=np.int64, count=len(pairs))
-            self.lex_offsets = np.zeros(len(pairs) + 1, dtype=np.int64)
-            np.cumsum(sizes, out=self.lex_offsets[1:])
-            self.lex_codes = _flat((c for c, _ in pairs), np.int32)
-            self.lex_words = _flat((w for _, w in pairs), np.int32)
+            offsets, codes, words = lexicon
+            if len(offsets) != len(self.offsets):
+                raise ValueError("lexicon offsets and sentences differ in number")
+            self.lex_offsets = np.asarray(offsets, dtype=np.int64)
+            self.lex_codes = np.asarray(codes, dtype=np.int32)
+            self.lex_words = np.asarray(words, dtype=np.int32)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from ner_lightning.data.features import NONE_ID, FeatureVocab, bigrams_of, encode_items, pack_items
-from ner_lightning.data.lexicon import BEGIN, END, MIDDLE, SINGLE, Lexicon, dense_sets, soft_lexicon_entries
+from ner_lightning.data.lexicon import BEGIN, END, MIDDLE, SINGLE, Lexicon, dense_sets
 from ner_lightning.data.vocab import CharVocab, vocab_from_dict
 from ner_lightning.errors import CheckpointError, DataError
 from ner_lightning.models.encoders import BiLSTMEncoder
@@ -42,22 +42,28 @@ def test_matching_and_sets_equal_brute_force(seed: int) -> None:
     vocab = {"".join(rng.choices(ALPHABET, k=rng.randint(1, 5))): rng.randint(1, 9) for _ in range(rng.randint(1, 25))}
     lexicon = Lexicon(vocab)
     index = {w: i for i, w in enumerate(lexicon.words)}
-    text = "".join(rng.choices(ALPHABET + "子", k=rng.randint(1, 30)))
-    found = lexicon.matches(text)
-    spans = {(i, j) for i in range(len(text)) for j in range(i + 1, len(text) + 1) if text[i:j] in vocab}
-    assert {(s, e) for s, e, _ in found} == spans and all(lexicon.words[w] == text[s:e] for s, e, w in found)
-    # word id = lexicon index + 3 (0 pad, 1 none, 2 unknown)
-    codes, words = soft_lexicon_entries(found, np.arange(len(lexicon)) + 3)
-    order = np.argsort(np.asarray(codes), kind="stable")
-    dense = dense_sets(len(text), np.asarray(codes)[order], np.asarray(words)[order], NONE_ID)
-    expected = brute_sets(text, index)
-    for pos in range(len(text)):
-        for s in range(4):
-            got = [int(w) for w in dense[pos, s] if w != 0]
-            if expected[pos][s]:
-                assert sorted(w - 3 for w in got) == sorted(expected[pos][s]), (text, pos, s)
-            else:
-                assert got == [NONE_ID]
+    texts = ["".join(rng.choices(ALPHABET + "子", k=rng.randint(1, 30))) for _ in range(5)]
+    for text in texts:
+        found = lexicon.matches(text)
+        spans = {(i, j) for i in range(len(text)) for j in range(i + 1, len(text) + 1) if text[i:j] in vocab}
+        assert {(s, e) for s, e, _ in found} == spans and all(lexicon.words[w] == text[s:e] for s, e, w in found)
+    # the features of a split (all texts matched at once) and of one text (prediction) against brute force
+    features = FeatureVocab.build([list(t) for t in texts], CharVocab.build(texts), False, 1, lexicon, "uniform", None, 1)
+    word_of = features.word_of
+    bounds, codes, words = features.split_matches(texts)
+    assert len(bounds) == len(texts) + 1
+    for k, text in enumerate(texts):
+        a, b = bounds[k], bounds[k + 1]
+        dense = dense_sets(len(text), codes[a:b], words[a:b], NONE_ID)
+        assert np.array_equal(dense, features.encode_item(list(text))["lex_ids"])
+        expected = brute_sets(text, index)
+        for pos in range(len(text)):
+            for s in range(4):
+                got = [int(w) for w in dense[pos, s] if w != 0]
+                if expected[pos][s]:
+                    assert sorted(got) == sorted(int(word_of[i]) for i in expected[pos][s]), (text, pos, s)
+                else:
+                    assert got == [NONE_ID]
 
 
 def test_max_len_and_merged_sources(tmp_path: Path) -> None:
