@@ -83,6 +83,11 @@ class RunCheckpoint(ModelCheckpoint):
 
     @override
     def _save_last_checkpoint(self, trainer: L.Trainer, monitor_candidates: dict[str, Any]) -> None:
+        if not weights_finite(trainer.lightning_module):  # diverged: last.ckpt keeps the last finite state
+            return
+        self._save_last_checkpoint_now(trainer, monitor_candidates)
+
+    def _save_last_checkpoint_now(self, trainer: L.Trainer, monitor_candidates: dict[str, Any]) -> None:
         """``save_last: link``: ``last.ckpt`` links to the checkpoint saved at this same step (one copy of identical
         weights on disk); at any other step it is a real file (Lightning would link to an older top-k file). Either
         way the new ``last.ckpt`` replaces the old one in one rename (:class:`AtomicCheckpointIO`,
@@ -190,25 +195,45 @@ class TrainThroughput(Callback):
 
 
 class DivergenceGuard(Callback):
-    """Stop training at the first NaN or infinite training loss, naming the step and the last good checkpoint.
+    """Stop training at the first NaN or infinite training or validation loss, keeping what the run earned.
 
-    Without it a diverged run trains on and reports NaN scores with exit status 0.
+    Training stops at that step (``trainer.should_stop``); the diverged weights never become the best checkpoint nor
+    ``last.ckpt`` (:class:`RunCheckpoint` keeps the last finite state); ``train`` then scores the last good
+    checkpoint on test, writes ``metrics.json`` with ``stopped_by: diverged`` and ends with :attr:`message`.
     """
+
+    def __init__(self) -> None:
+        self.message: str | None = None
+
+    def _diverged(self, trainer: L.Trainer, what: str, value: float, where: str) -> None:
+        if self.message is None:
+            self.message = f"training diverged: {what} is {value} at step {trainer.global_step} ({where})"
+        trainer.should_stop = True
 
     @override
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
-        if loss is None or bool(torch.isfinite(loss.detach()).all()):
+        if loss is not None and not bool(torch.isfinite(loss.detach()).all()):
+            value = float(loss.detach().float().mean())
+            self._diverged(trainer, "the training loss", value, f"epoch {trainer.current_epoch}, batch {batch_idx}")
+
+    @override
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
             return
-        ckpt = trainer.checkpoint_callback
-        last = (getattr(ckpt, "last_model_path", "") or getattr(ckpt, "best_model_path", "")) if ckpt else ""
-        raise TrainingDiverged(
-            f"training diverged: loss is {float(loss.detach().float().mean())} at step {trainer.global_step} "
-            f"(epoch {trainer.current_epoch}, batch {batch_idx}); last good checkpoint: {last or 'none saved yet'}; "
-            "lower optimizer.lr or set trainer.gradient_clip_val"
-        )
+        loss = trainer.callback_metrics.get("val/loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self._diverged(trainer, "the validation loss", float(loss), f"validation of epoch {trainer.current_epoch}")
+        if self.message is not None and "val/f1" in trainer.callback_metrics:
+            # diverged weights never become the best checkpoint (checkpoint callbacks run after this one)
+            trainer.callback_metrics["val/f1"] = torch.tensor(float("nan"))
+
+
+def weights_finite(module: torch.nn.Module) -> bool:
+    """Whether every floating-point parameter and buffer of ``module`` is finite."""
+    return all(bool(t.isfinite().all()) for t in module.state_dict().values() if t.is_floating_point())
 
 
 def _log_figure(trainer: L.Trainer, key: str, fig: Any, step: int) -> None:
@@ -284,13 +309,7 @@ class RunFiles(Callback):
         plt.close(fig)
 
 
-def finite_metrics(metrics: dict[str, float]) -> dict[str, float]:
-    """``metrics`` unchanged when every value is finite.
-
-    Raises:
-        TrainingDiverged: naming the first NaN/inf metric (a NaN is never written as a result).
-    """
+def finite_metrics(metrics: dict[str, float]) -> tuple[dict[str, float], list[str]]:
+    """The finite entries of ``metrics`` and the names of those that are NaN or infinite (never written)."""
     bad = [k for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v)]
-    if bad:
-        raise TrainingDiverged(f"metric {bad[0]} is {metrics[bad[0]]}: not writing metrics.json")
-    return metrics
+    return {k: v for k, v in metrics.items() if k not in bad}, bad

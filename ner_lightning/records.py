@@ -66,16 +66,17 @@ def run_info() -> dict[str, Any]:
 
 
 def budget(
-    trainer_cfg: dict[str, Any], trainer: Any, train_sentences: int, wall_s: float, interrupted: bool = False
+    trainer_cfg: dict[str, Any], trainer: Any, train_sentences: int, wall_s: float, stopped: str | None = None
 ) -> dict[str, Any]:
-    """The budget a run was given and what it used; ``stopped_by`` says which limit ended it."""
+    """The budget a run was given and what it used; ``stopped_by`` says which limit ended it (``stopped``:
+    ``interrupted`` or ``diverged`` when that ended it instead)."""
     max_epochs, max_steps = trainer_cfg.get("max_epochs"), trainer_cfg.get("max_steps") or -1
     batches = trainer.num_training_batches
     per_epoch = math.ceil(batches / trainer.accumulate_grad_batches) if math.isfinite(batches) and batches else None
     # whole epochs trained (Lightning's current_epoch also counts an epoch a time cap cut short)
     epochs_done = trainer.global_step // per_epoch if per_epoch else int(trainer.current_epoch)
-    if interrupted:
-        stopped = "interrupted"
+    if stopped:
+        pass
     elif max_steps > 0 and trainer.global_step >= max_steps:
         stopped = "max_steps"
     elif max_epochs is not None and epochs_done >= max_epochs:

@@ -27,7 +27,7 @@ from ner_lightning.config import config_dir
 from ner_lightning.console import RunReport, close_file_log, log_to_file, progress_bar, quiet, test_line
 from ner_lightning.data.datamodule import NerDataModule
 from ner_lightning.ddp import children_run_this_job, end_job
-from ner_lightning.errors import ConfigError, DeviceError, NerError, number
+from ner_lightning.errors import ConfigError, DeviceError, NerError, TrainingDiverged, number
 from ner_lightning.models.tagger import Tagger
 from ner_lightning.records import budget, run_info
 from ner_lightning.run_folder import check_fresh_folder, rank, resume_in_own_folder, task_overrides
@@ -90,6 +90,12 @@ def build_model(cfg: DictConfig, dm: NerDataModule) -> Tagger:
         raise ConfigError(f"model ({cfg.model.get('_target_')}): {reason}") from None
 
 
+def finite_checkpoint(path: str) -> bool:
+    """Whether the checkpoint at ``path`` holds only finite weights."""
+    state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+    return all(bool(t.isfinite().all()) for t in state.values() if t.is_floating_point())
+
+
 def check_values(cfg: DictConfig) -> None:
     """Fail before reading any data on values that cannot work (each error names its key)."""
     check_config(cfg)
@@ -138,7 +144,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     throughput = TrainThroughput()
     sizes = {name: len(split) for name, split in dm.datasets.items()}
-    callbacks += [DivergenceGuard(), RunFiles(), throughput, RunReport(str(cfg.paths.output_dir), sizes)]
+    guard = DivergenceGuard()
+    callbacks += [guard, RunFiles(), throughput, RunReport(str(cfg.paths.output_dir), sizes)]
     if trainer_cfg.get("enable_progress_bar", True) and not any(isinstance(c, ProgressBar) for c in callbacks):
         callbacks.append(progress_bar())
     if HydraConfig.initialized():
@@ -188,6 +195,10 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     if "val/f1_best" in last:
         metrics["val/f1_best"] = last["val/f1_best"]
     ckpt = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    if guard.message and ckpt and not finite_checkpoint(ckpt):
+        ckpt = ""  # diverged before any finite state was validated
+    if guard.message:
+        rank_zero_info(f"{guard.message}; last good checkpoint: {ckpt or 'none'}{'; scoring it on test' * bool(ckpt)}")
     if interrupted and not ckpt:
         rank_zero_info("no validated checkpoint yet: nothing to score on test")
     if ckpt:  # the best weights only (a ckpt_path= here would also roll the callbacks back to that epoch)
@@ -198,7 +209,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
             {k.replace("val/", "val_best/", 1): float(v) for k, v in trainer.callback_metrics.items() if "val/" in k}
         )
         metrics.pop("val_best/f1_best", None)
-    if cfg.get("test") and "test" in dm.datasets and (ckpt or not interrupted):
+    if cfg.get("test") and "test" in dm.datasets and (ckpt or not (interrupted or guard.message)):
         trainer.test(model, datamodule=dm, verbose=False)  # (Lightning's table: raw fractions, 16 digits)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
         rank_zero_info(test_line(metrics, ckpt, total=dm.available.get("test")))
@@ -211,13 +222,16 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
             "train_sentences": len(dm.datasets["train"]),
         }
     )
-    finite_metrics(metrics)
+    metrics, dropped = finite_metrics(metrics)
+    if dropped and not guard.message:
+        guard.message = f"training diverged: {dropped[0]} is not finite at step {trainer.global_step}"
     if trainer.is_global_zero and getattr(model.encoder, "lora", None) and not fast:
         # the adapters alone, in peft's format (after testing, the model holds the best checkpoint's weights)
         model.encoder.model.save_pretrained(f"{cfg.paths.output_dir}/lora_adapter")
     if trainer.is_global_zero and (ckpt or not interrupted):
         out = f"{cfg.paths.output_dir}/metrics.json"
-        info["budget"] = budget(trainer_cfg, trainer, len(dm.datasets["train"]), fit_time, interrupted)
+        stop = "interrupted" if interrupted else "diverged" if guard.message else None
+        info["budget"] = budget(trainer_cfg, trainer, len(dm.datasets["train"]), fit_time, stop)
         info["budget"].update(sentences_seen=throughput.sentences, train_batches_s=round(throughput.seconds, 1))
         record = {**metrics, "best_checkpoint": ckpt or None, "run": info}
         atomic_write_text(out, json.dumps(record, indent=2, sort_keys=True))
@@ -226,6 +240,11 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         close_file_log(file_log)
     if interrupted:
         raise SystemExit(130)
+    if guard.message:
+        raise TrainingDiverged(
+            f"{guard.message}; last good checkpoint: {ckpt or 'none'}; results: {cfg.paths.output_dir}/metrics.json "
+            "(stopped_by: diverged); lower optimizer.lr or set trainer.gradient_clip_val"
+        )
     return metrics, {"cfg": cfg, "datamodule": dm, "model": model, "trainer": trainer}
 
 

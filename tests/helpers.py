@@ -95,6 +95,23 @@ class PauseAtStep:
         return _Pause()
 
 
+class PoisonAtStep:
+    """A Lightning callback that makes a run diverge at a known step: it fills one weight with NaN there (after a
+    first finite validation, a run then has a last good checkpoint to fall back on)."""
+
+    def __new__(cls, step: int) -> Any:
+        import torch
+        from lightning.pytorch.callbacks import Callback
+
+        class _Poison(Callback):
+            def on_train_batch_start(self, trainer: Any, pl_module: Any, *args: Any) -> None:
+                if trainer.global_step == step:
+                    with torch.no_grad():
+                        next(pl_module.parameters()).fill_(float("nan"))
+
+        return _Poison()
+
+
 def pause_args(step: int, marker: Path) -> list[str]:
     """Overrides that add :class:`PauseAtStep` to a training run."""
     return [

@@ -84,10 +84,31 @@ def test_a_crafted_checkpoint_runs_no_code(tmp_path: Path, capsys: pytest.Captur
     assert err.startswith(f"error: {ckpt}: not a safe ner_lightning checkpoint")
 
 
-def test_nan_loss_stops_with_the_step_and_writes_no_metrics(make_cfg: Compose, tmp_path: Path) -> None:
-    with pytest.raises(TrainingDiverged, match=r"loss is nan at step \d+ .*last good checkpoint: "):
-        train(make_cfg("optimizer.lr=1e6", "debug=limit", "model.head.reduction=mean"))
-    assert not (tmp_path / "metrics.json").exists()
+@pytest.mark.parametrize(
+    ("overrides", "what"),
+    [
+        # diverges in epoch 1 (weights poisoned at step 7): epoch 0's checkpoint is the last good one, scored on test
+        (("+callbacks.poison._target_=helpers.PoisonAtStep", "+callbacks.poison.step=7"), "loss is nan at step"),
+        # the issue's case: lr 1e30 (before: "metric val_last/loss is nan: not writing metrics.json", nothing kept)
+        (("optimizer.lr=1e30",), "loss is nan at step"),
+    ],
+)
+def test_a_diverged_run_keeps_what_it_earned(
+    make_cfg: Compose, tmp_path: Path, overrides: tuple[str, ...], what: str
+) -> None:
+    with pytest.raises(TrainingDiverged, match=rf"{what} \d+ .*last good checkpoint: .*stopped_by: diverged"):
+        train(make_cfg("debug=limit", *overrides))
+    record = json.loads((tmp_path / "metrics.json").read_text())
+    assert record["run"]["budget"]["stopped_by"] == "diverged"
+    values = [v for v in record.values() if isinstance(v, float)]
+    assert values and all(v == v and abs(v) != float("inf") for v in values)
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    if last.exists():  # last.ckpt keeps the last finite state, never the diverged weights
+        state = torch.load(last, weights_only=True, map_location="cpu")["state_dict"]
+        assert all(bool(t.isfinite().all()) for t in state.values() if t.is_floating_point())
+    if "callbacks.poison.step=7" in overrides:  # the last good checkpoint was scored on test
+        assert record["best_checkpoint"].endswith(".ckpt") and "epoch_000" in record["best_checkpoint"]
+        assert record["global_step"] == 7 and 0 <= record["test/f1"] <= 1
 
 
 def test_last_ckpt_is_the_latest_state_after_a_mid_epoch_stop(make_cfg: Compose, tmp_path: Path) -> None:
