@@ -11,7 +11,6 @@ empty set holds ``NONE``). The graph, the predictor and the training loop all ta
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -27,6 +26,28 @@ END = "</s>"  # the character after the last one, for the last bigram
 NONE_WORD = "<none>"
 WEIGHTS = ("train", "lexicon", "uniform")
 NONE_ID, UNK_WORD_ID = 1, 2
+
+
+END_CODE = 0x1FFFFF  # beyond Unicode: the code of "</s>" in a bigram code (first << 21 | second)
+
+
+def bigram_codes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, offsets)``: one int64 code per character of the texts laid end to end, ``ord(c_i) << 21 | ord(c_i+1)``
+    (``END_CODE`` after a text's last character), and each text's offset."""
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum([len(t) for t in texts], out=offsets[1:])
+    cp = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    nxt = np.empty_like(cp)
+    nxt[:-1] = cp[1:]
+    ends = offsets[1:][np.diff(offsets) > 0] - 1
+    nxt[ends] = END_CODE
+    return (cp << 21) | nxt, offsets
+
+
+def bigram_text(code: int) -> str:
+    """The bigram token of a code (``'北京'``, ``'京</s>'``)."""
+    second = code & END_CODE
+    return chr(code >> 21) + (END if second == END_CODE else chr(second))
 
 
 def bigrams_of(chars: Sequence[str]) -> list[str]:
@@ -56,6 +77,10 @@ class FeatureVocab(CharVocab):
         super().__init__(char.itos[2:], char.normalize)
         self.bigram_itos = None if bigrams is None else [PAD, UNK, *bigrams]
         self.bigram_stoi = None if bigrams is None else {t: i for i, t in enumerate(self.bigram_itos)}
+        if bigrams is not None:  # bigram codes, sorted, with their ids: a vectorised lookup
+            codes = np.asarray([_code_of(t) for t in bigrams], dtype=np.int64)
+            order = np.argsort(codes)
+            self._bigram_codes, self._bigram_ids = codes[order], order + 2
         self.lexicon = lexicon
         self._matcher = matcher
         self._word_of: np.ndarray | None = None
@@ -80,9 +105,10 @@ class FeatureVocab(CharVocab):
             raise ConfigError(f"data.lexicon_weights={weights!r}: expected one of {', '.join(WEIGHTS)}")
         bigram_tokens = None
         if bigrams:
-            counts = Counter(b for chars in train for b in bigrams_of(chars))
-            ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-            bigram_tokens = [t for t, n in ranked if n >= bigram_min_freq]
+            codes, counts = np.unique(bigram_codes(["".join(c) for c in train])[0], return_counts=True)
+            kept = counts >= bigram_min_freq
+            codes, counts = codes[kept], counts[kept]
+            bigram_tokens = [bigram_text(c) for c in codes[np.lexsort((codes, -counts))].tolist()]  # most frequent first
         described, cache = None, None
         if lexicon is not None:
             texts = ["".join(chars) for chars in train]
@@ -163,6 +189,30 @@ class FeatureVocab(CharVocab):
             parts["lex_ids"] = dense_sets(len(chars), codes, words, NONE_ID)
         return parts
 
+    def bigram_ids(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids, offsets)``: the bigram id of every character of the texts laid end to end (1 = unknown)."""
+        codes, offsets = bigram_codes(texts)
+        known = self._bigram_codes
+        if not len(known):
+            return np.ones(len(codes), dtype=np.int64), offsets
+        at = np.minimum(np.searchsorted(known, codes), len(known) - 1)
+        return np.where(known[at] == codes, self._bigram_ids[at], 1), offsets
+
+    def encode_batch(self, texts: Sequence[Sequence[str]]) -> list[dict[str, Any]]:
+        """:meth:`encode_item` of many texts, the lexicon matched for all of them at once."""
+        if self.lexicon is None:
+            return [self.encode_item(t) for t in texts]
+        bounds, codes, words = self.split_matches(["".join(t) for t in texts])
+        items = []
+        for k, chars in enumerate(texts):
+            item: dict[str, Any] = {"input_ids": CharVocab.encode(self, chars)}
+            if self.bigram_stoi is not None:
+                item["bigram_ids"] = [self.bigram_stoi.get(b, 1) for b in bigrams_of(chars)]
+            a, b = bounds[k], bounds[k + 1]
+            item["lex_ids"] = dense_sets(len(chars), codes[a:b], words[a:b], NONE_ID)
+            items.append(item)
+        return items
+
     def to_dict(self) -> dict[str, Any]:
         return {
             **super().to_dict(),
@@ -173,6 +223,11 @@ class FeatureVocab(CharVocab):
     def from_dict(cls, data: dict[str, Any]) -> FeatureVocab:
         features = data.get("features") or {}
         return cls(CharVocab.from_dict(data), features.get("bigrams"), features.get("lexicon"))
+
+
+def _code_of(token: str) -> int:
+    """Inverse of :func:`bigram_text`."""
+    return (ord(token[0]) << 21) | (END_CODE if token[1:] == END else ord(token[1]))
 
 
 def pack_items(items: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
@@ -214,16 +269,17 @@ def encode_split(vocab: FeatureVocab, labels: LabelVocab, sentences: Iterable[Se
     sentences = list(sentences)
     ids = [CharVocab.encode(vocab, s.chars) for s in sentences]
     tags = [None if s.tags is None else labels.encode(s.tags, s.where()) for s in sentences]
+    texts = ["".join(s.chars) for s in sentences]
     bigrams = None
     if vocab.bigram_stoi is not None:
-        stoi = vocab.bigram_stoi
-        bigrams = [[stoi.get(b, 1) for b in bigrams_of(s.chars)] for s in sentences]
-    lex = None if vocab.lexicon is None else vocab.split_matches(["".join(s.chars) for s in sentences])
+        flat, offsets = vocab.bigram_ids(texts)
+        bigrams = (flat[a:b] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist()))
+    lex = None if vocab.lexicon is None else vocab.split_matches(texts)
     return EncodedSplit(ids, None if any(t is None for t in tags) else tags, bigrams, lex, NONE_ID)
 
 
 def encode_items(vocab: Any, texts: Iterable[Sequence[str]]) -> list[dict[str, Any]]:
     """Items of ``texts`` for :func:`pack_items` with any vocabulary."""
     if isinstance(vocab, FeatureVocab):
-        return [vocab.encode_item(t) for t in texts]
+        return vocab.encode_batch([list(t) for t in texts])
     return [{"input_ids": vocab.encode(t)} for t in texts]

@@ -18,6 +18,7 @@ from ner_lightning.data.corpora import package_file
 from ner_lightning.errors import ConfigError, DataError
 
 BEGIN, MIDDLE, END, SINGLE = 0, 1, 2, 3  # SoftLexicon sets, in this order in every feature tensor
+H1, H2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F)  # bases of the two window hashes (mod 2^64)
 NAMED = {"jieba": ("jieba", "jieba", "jieba/dict.txt", "pip install jieba")}
 
 
@@ -92,12 +93,7 @@ class Lexicon:
         self.counts = np.asarray([counts[w] for w in self.words], dtype=np.int64)
         self.sources = list(sources)
         self.max_len = max((len(w) for w in self.words), default=0)
-        # every prefix of a word -> the word's index when the prefix is itself a word, else -1
-        self.trie: dict[str, int] = {}
-        for i, word in enumerate(self.words):
-            for k in range(1, len(word)):
-                self.trie.setdefault(word[:k], -1)
-            self.trie[word] = i
+        self._tables()
         digest = hashlib.sha256()
         for word, count in zip(self.words, self.counts.tolist()):
             digest.update(f"{word}\t{count}\n".encode())
@@ -115,29 +111,76 @@ class Lexicon:
     def __len__(self) -> int:
         return len(self.words)
 
+    def _tables(self) -> None:
+        """Per word length: the words' two hashes (sorted by the first) and indices; per prefix length: the sorted
+        first hashes of the prefixes of longer words (to stop extending a window that starts no word)."""
+        n, longest = len(self.words), self.max_len
+        lengths = np.fromiter(map(len, self.words), dtype=np.int64, count=n)
+        # shape: (n, longest) code points (+1), 0 past a word's end
+        flat = np.frombuffer("".join(self.words).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64) + 1
+        codes = np.zeros((n, max(longest, 1)), dtype=np.uint64)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if n else np.zeros(0, dtype=np.int64)
+        for k in range(longest):
+            has = lengths > k
+            codes[has, k] = flat[starts[has] + k]
+        h1, h2 = np.zeros(n, dtype=np.uint64), np.zeros(n, dtype=np.uint64)
+        self.by_length: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [(h1[:0], h2[:0], lengths[:0])]
+        self.prefixes: list[np.ndarray] = [h1[:0]]
+        for k in range(longest):
+            h1, h2 = h1 * H1 + codes[:, k], h2 * H2 + codes[:, k]
+            ends = np.flatnonzero(lengths == k + 1)
+            order = np.argsort(h1[ends], kind="stable")
+            self.by_length.append((h1[ends][order], h2[ends][order], ends[order]))
+            self.prefixes.append(np.unique(h1[lengths > k + 1]))
+
     def matches(self, text: str) -> list[tuple[int, int, int]]:
         """Every lexicon word in ``text`` as ``(start, end, word index)``, ordered by start then end."""
-        trie, out, n, longest = self.trie, [], len(text), self.max_len
-        get, append = trie.get, out.append
-        for i in range(n):
-            for j in range(i + 1, min(n, i + longest) + 1):
-                hit = get(text[i:j])
-                if hit is None:
-                    break
-                if hit >= 0:
-                    append((i, j, hit))
-        return out
+        starts, ends, index, _ = self.match_all([text])
+        return list(zip(starts.tolist(), ends.tolist(), index.tolist()))
 
     def match_all(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Matches of many texts at once: ``(starts, ends, indices)`` in the texts laid end to end, and the
-        ``(len(texts) + 1,)`` offsets of each text (no match crosses a text's end)."""
+        """Matches of many texts at once: ``(starts, ends, indices)`` in the texts laid end to end, ordered by start
+        then end, and the ``(len(texts) + 1,)`` offsets of each text (no match crosses a text's end).
+
+        Vectorised over every position: windows grow one character at a time, each keeps two 64-bit polynomial
+        hashes; a window whose hashes equal a word's of that length is that word, and a window that begins no longer
+        word stops growing (the walk down a trie, done for all positions at once).
+        """
+        texts = list(texts)
         offsets = np.zeros(len(texts) + 1, dtype=np.int64)
         np.cumsum([len(t) for t in texts], out=offsets[1:])
-        found: list[tuple[int, int, int]] = []
-        for base, text in zip(offsets.tolist(), texts):
-            found.extend((base + s, base + e, w) for s, e, w in self.matches(text))
-        table = np.asarray(found, dtype=np.int64).reshape(-1, 3)
-        return table[:, 0], table[:, 1], table[:, 2], offsets
+        cp = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64) + 1
+        # shape: (chars,) where each position's own text ends
+        limit = np.repeat(offsets[1:], np.diff(offsets))
+        alive = np.arange(len(cp), dtype=np.int64)
+        h1, h2 = np.zeros(len(cp), dtype=np.uint64), np.zeros(len(cp), dtype=np.uint64)
+        found_s, found_l, found_w = [], [], []
+        for length in range(1, self.max_len + 1):
+            inside = alive + length <= limit[alive]
+            alive, h1, h2 = alive[inside], h1[inside], h2[inside]
+            if not len(alive):
+                break
+            c = cp[alive + length - 1]
+            h1, h2 = h1 * H1 + c, h2 * H2 + c
+            w1, w2, index = self.by_length[length]
+            if len(w1):
+                at = np.minimum(np.searchsorted(w1, h1), len(w1) - 1)
+                hit = (w1[at] == h1) & (w2[at] == h2)
+                found_s.append(alive[hit])
+                found_l.append(np.full(int(hit.sum()), length, dtype=np.int64))
+                found_w.append(index[at[hit]])
+            prefixes = self.prefixes[length]
+            if not len(prefixes):
+                break
+            at = np.minimum(np.searchsorted(prefixes, h1), len(prefixes) - 1)
+            keep = prefixes[at] == h1
+            alive, h1, h2 = alive[keep], h1[keep], h2[keep]
+        if not found_s:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty, offsets
+        starts, lengths, index = (np.concatenate(a) for a in (found_s, found_l, found_w))
+        order = np.lexsort((lengths, starts))
+        return starts[order], starts[order] + lengths[order], index[order], offsets
 
 
 def soft_lexicon_entries(

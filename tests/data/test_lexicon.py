@@ -173,3 +173,13 @@ def test_features_change_the_encoder_output(tmp_path: Path) -> None:
         other = ids.clone()
         other[0, 1, column] = 0 if other[0, 1, column] != 0 else 3
         assert not torch.allclose(enc(other, torch.from_numpy(mask)), base)
+
+
+def test_bigram_ids_of_a_split_equal_the_per_text_lookup(tmp_path: Path) -> None:
+    vocab = _vocab(tmp_path)
+    texts = ["北京大学在北京", "京", "", "上海北京"]
+    flat, offsets = vocab.bigram_ids(texts)
+    for k, text in enumerate(texts):
+        expected = [vocab.bigram_stoi.get(b, 1) for b in bigrams_of(list(text))]
+        assert flat[offsets[k] : offsets[k + 1]].tolist() == expected
+    assert flat[offsets[3] : offsets[4]].tolist()[:1] == [1]  # 上海: unseen in training
