@@ -22,7 +22,7 @@ from timing import write_record  # noqa: E402
 
 CHILD = r"""
 import json, resource, sys, time
-from ner_lightning.data.datamodule import BioDataModule
+from ner_lightning.data.modules import BioDataModule
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 dm = BioDataModule(train_path=sys.argv[1], test_path=None, dev_size=0, progress=False)
 t0 = time.perf_counter(); dm.setup(); setup_s = time.perf_counter() - t0

@@ -30,7 +30,7 @@ print(json.dumps({"words": len(lexicon), "longest": lexicon.max_len, "prefixes":
 
 SETUP = r"""
 import json, resource, sys, time
-from ner_lightning.data.datamodule import BioDataModule
+from ner_lightning.data.modules import BioDataModule
 features = sys.argv[1] == "features"
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 dm = BioDataModule(corpus="msra", progress=False, bigrams=features, lexicon="jieba" if features else None)
@@ -73,17 +73,23 @@ def main() -> None:
     parser.add_argument("--record", help="also write the JSON here")
     args = parser.parse_args()
     result: dict = {"load": child(LOAD)}
-    print(f"jieba lexicon: {result['load']['words']:,} words loaded and matcher built in "
-          f"{result['load']['load_s']:.2f} s, {result['load']['load_mb']:.0f} MB (targets: <= 5 s, <= 200 MB)")
+    print(
+        f"jieba lexicon: {result['load']['words']:,} words loaded and matcher built in "
+        f"{result['load']['load_s']:.2f} s, {result['load']['load_mb']:.0f} MB (targets: <= 5 s, <= 200 MB)"
+    )
     plain, features = child(SETUP, "plain"), child(SETUP, "features")
     result["setup"] = {"plain": plain, "features": features, "ratio": features["setup_s"] / plain["setup_s"]}
-    print(f"MSRA setup: {plain['setup_s']:.2f} s plain, {features['setup_s']:.2f} s with bigrams + SoftLexicon "
-          f"({result['setup']['ratio']:.2f}x; target <= 2x); stored features {features['store_mb']:.1f} MB")
+    print(
+        f"MSRA setup: {plain['setup_s']:.2f} s plain, {features['setup_s']:.2f} s with bigrams + SoftLexicon "
+        f"({result['setup']['ratio']:.2f}x; target <= 2x); stored features {features['store_mb']:.1f} MB"
+    )
     if args.ckpt:
         result["predict"] = child(PREDICT, args.ckpt)
         p = result["predict"]
-        print(f"predict {p['sentences']:,} MSRA test sentences at batch 64, 1 thread: {p['predict_s']:.2f} s, of which "
-              f"feature encoding (matching) {p['features_s']:.2f} s = {100 * p['features_share']:.1f} % (target <= 20 %)")
+        print(
+            f"predict {p['sentences']:,} MSRA test sentences at batch 64, 1 thread: {p['predict_s']:.2f} s, of which "
+            f"feature encoding (matching) {p['features_s']:.2f} s = {100 * p['features_share']:.1f} % (target <= 20 %)"
+        )
     write_record(args.record, "lexicon", sys.argv, result)
     print(json.dumps(result))
 

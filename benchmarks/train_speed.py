@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import ratio, write_record  # noqa: E402
 
 from ner_lightning.config import config_dir  # noqa: E402
-from ner_lightning.data.datamodule import BioDataModule  # noqa: E402
+from ner_lightning.data.modules import BioDataModule  # noqa: E402
 from ner_lightning.train import build_model  # noqa: E402
 
 

@@ -20,7 +20,6 @@ from lightning.pytorch.trainer.states import TrainerFn
 from typing_extensions import override
 
 from ner_lightning.base.files import atomic_open, atomic_write_text
-from ner_lightning.errors import TrainingDiverged
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

@@ -94,7 +94,9 @@ def load_run(path: Path) -> Run:
     try:
         record = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise UserError(f"{path / 'metrics.json'}: not a complete metrics file ({err}); rerun or remove that run") from None
+        raise UserError(
+            f"{path / 'metrics.json'}: not a complete metrics file ({err}); rerun or remove that run"
+        ) from None
     if not isinstance(record, dict):
         raise UserError(f"{path / 'metrics.json'}: not a metrics file (expected a JSON object)")
     info = record.get("run") or {}

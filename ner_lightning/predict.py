@@ -15,8 +15,10 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
+from ner_lightning.base.files import atomic_write_text
 from ner_lightning.cli import check_config, hydra_entry, run_cli
 from ner_lightning.config import config_dir
+from ner_lightning.data.readers import check_file
 from ner_lightning.errors import ConfigError, DataError
 from ner_lightning.inference import Predictor, load_tagger
 from ner_lightning.inference.render import bracketed, conll_block, html_page, jsonl_line
@@ -30,10 +32,13 @@ def read_texts(path: str | Path) -> list[str]:
     Raises:
         DataError: naming ``path:line`` for a JSON line without a string ``text``.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file (input)")
-    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    path = check_file(path, "input")
+    data = path.read_bytes()
+    try:
+        lines = data.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise DataError(f"{path}:{line}: not UTF-8 text (input files are UTF-8)") from None
     if path.suffix != ".jsonl":
         return lines
     texts = []
@@ -86,13 +91,16 @@ def predict(cfg: DictConfig) -> list[list[Any]] | None:
     if cfg.text is None and cfg.input is None:
         interactive(tagger)
         return None
+    if cfg.output and cfg.input and Path(cfg.output).resolve() == Path(cfg.input).resolve():
+        raise ConfigError(f"output={cfg.output}: the same file as input=; it would be overwritten (choose another)")
     texts = [str(cfg.text)] if cfg.text is not None else read_texts(cfg.input)
     start = time.perf_counter()
     results = tagger.predict(texts, progress=bool(cfg.progress) and cfg.input is not None)
     elapsed = time.perf_counter() - start
     text = render(cfg.format, texts, results, tagger)
     if cfg.output:
-        Path(cfg.output).write_text(text, encoding="utf-8")
+        Path(cfg.output).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(cfg.output, text)
     else:
         sys.stdout.write(text)
     if cfg.input is not None:

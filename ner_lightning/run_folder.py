@@ -8,12 +8,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import torch
 from hydra.core.hydra_config import HydraConfig
 from lightning.pytorch.utilities import rank_zero_info
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ner_lightning.errors import ConfigError
+from ner_lightning.models.checkpoint import read_checkpoint
 
 try:
     from hydra.experimental.callback import Callback as _HydraCallback
@@ -133,9 +133,9 @@ def resume_in_own_folder(cfg: DictConfig) -> list[str]:
     silently run again). ``resume_changes=allow`` resumes with the changes instead: they are printed and returned
     (for the run's metrics.json)."""
     ckpt = cfg.get("ckpt_path")
-    if not ckpt or not Path(ckpt).is_file():
+    if not ckpt:
         return []
-    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    state = read_checkpoint(ckpt)  # a missing, empty, truncated or unsafe file is one line here
     run = Path(ckpt).resolve().parent.parent
     saved = (state.get("hyper_parameters") or {}).get("config")
     changes = recipe_changes(cfg, saved) if isinstance(saved, dict) else []
@@ -203,7 +203,17 @@ class RunFolderClaim(_HydraCallback):
         ckpt = config.get("ckpt_path")
         if ckpt and folder in Path(str(ckpt)).resolve().parents:
             return  # resuming in the run's own folder, named explicitly
-        folder.mkdir(parents=True, exist_ok=True)
+        from ner_lightning.cli import fail
+
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe = folder / ".write-probe"
+            probe.touch()
+            probe.unlink()
+        except (FileExistsError, NotADirectoryError):
+            fail(f"hydra.run.dir={folder}: is a file (or lies under one), not a folder; choose another run folder")
+        except PermissionError:
+            fail(f"hydra.run.dir={folder}: not writable; choose a run folder you can write to")
         found = _holds_run(folder)
         try:
             if not found:
@@ -211,8 +221,6 @@ class RunFolderClaim(_HydraCallback):
         except FileExistsError:
             found = ["train.log"]
         if found:
-            from ner_lightning.cli import fail
-
             fail(
                 f"hydra.run.dir={folder}: this folder already holds a run ({', '.join(found)}); start the new run "
                 "in another folder, or resume that one with ckpt_path=<folder>/checkpoints/last.ckpt"

@@ -4,9 +4,9 @@ Built on FastAPI (served by uvicorn) with request batching in the same process: 
 and one batcher task tags up to ``max_batch_size`` waiting requests together, a bounded number of characters per
 pass taken round-robin from each (``inference/batcher.py``: a small request is not starved by a large one), in a
 worker thread so the event loop keeps accepting requests. Limits: characters per text and per request, texts per
-request, body bytes (413), and a per-request time limit (503), each a one-line JSON error. In-process batching avoids the hop to a separate model process
-that LitServe makes (measured on two CPU cores with a 1 ms/sentence INT8 model: 1.35x the requests/s at
-concurrency 32, 2.6x at concurrency 1; ``results/README.md``). Routes:
+request, body bytes (413), and a per-request time limit (503), each a one-line JSON error. In-process batching
+avoids the hop to a separate model process that LitServe makes (measured on two CPU cores with a 1 ms/sentence
+INT8 model: 1.35x the requests/s at concurrency 32, 2.6x at concurrency 1; ``results/README.md``). Routes:
 
 - ``POST /predict`` ``{"texts": ["...", ...]}`` -> ``{"entities": [[{type, text, start, end}, ...], ...]}``;
   bad requests get a 4xx with a one-line JSON ``{"detail": "..."}`` and the server keeps serving.
@@ -49,7 +49,9 @@ def check_request(texts: list[str], max_texts: int, max_chars: int, max_request_
             raise ValueError(f"texts[{i}] has {len(text)} characters > {max_chars} (serve max_chars)")
     total = sum(map(len, texts))
     if max_request_chars is not None and total > max_request_chars:
-        raise ValueError(f"the texts have {total:,} characters in all > {max_request_chars:,} (serve max_request_chars)")
+        raise ValueError(
+            f"the texts have {total:,} characters in all > {max_request_chars:,} (serve max_request_chars)"
+        )
     return texts
 
 

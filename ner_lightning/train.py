@@ -27,7 +27,7 @@ from ner_lightning.config import config_dir
 from ner_lightning.console import RunReport, close_file_log, log_to_file, progress_bar, quiet, test_line
 from ner_lightning.data.datamodule import NerDataModule
 from ner_lightning.ddp import children_run_this_job, end_job
-from ner_lightning.errors import ConfigError, DeviceError, NerError, TrainingDiverged, number
+from ner_lightning.errors import ConfigError, DeviceError, NerError, TrainingDiverged, number, positive_int
 from ner_lightning.models.tagger import Tagger
 from ner_lightning.records import budget, run_info
 from ner_lightning.run_folder import check_fresh_folder, rank, resume_in_own_folder, task_overrides
@@ -101,6 +101,9 @@ def check_values(cfg: DictConfig) -> None:
     check_config(cfg)
     if cfg.get("resume_changes", "refuse") not in ("refuse", "allow"):
         raise ConfigError(f"resume_changes={cfg.resume_changes}: use refuse or allow")
+    positive_int("seed", cfg.get("seed"), minimum=0)
+    positive_int("trainer.accumulate_grad_batches", cfg.trainer.get("accumulate_grad_batches", 1))
+    number("model.crf_lr_mult", cfg.model.get("crf_lr_mult", 1.0), minimum=0.0)
     if cfg.get("optimizer"):
         number("optimizer.lr", cfg.optimizer.get("lr"), minimum=0.0, strict=True)
         if cfg.optimizer.get("weight_decay") is not None:

@@ -60,6 +60,17 @@ def _cfg(name: str, expect: str, *overrides: str) -> Case:
     return Case(name, "train", [*args, *overrides, "hydra.run.dir={tmp}/run"], expect, {"train.txt": GOOD_TRAIN})
 
 
+def _cfgf(name: str, expect: str, files: dict[str, str | bytes], *overrides: str) -> Case:
+    """A training-config case with extra files beside the training file."""
+    case = _cfg(name, expect, *overrides)
+    case.files.update(files)
+    return case
+
+
+def _pr(name: str, expect: str, *args: str, files: dict[str, str | bytes] | None = None) -> Case:
+    return Case(name, "predict", ["ckpt_path={ckpt}", *args], expect, files or {}, needs_ckpt=True)
+
+
 def _ev(name: str, expect: str, *args: str, files: dict[str, str | bytes] | None = None) -> Case:
     return Case(name, "evaluate", [*args, "hydra.run.dir={tmp}/ev"], expect, files or {}, needs_ckpt=True)
 
@@ -181,6 +192,93 @@ CASES: list[Case] = [
     # ---- compare ----
     Case("compare missing folder", "compare", ["{tmp}/nope"], "nope: no such folder"),
     Case("compare empty folder", "compare", ["{tmp}"], "no runs found"),
+    Case(
+        "compare truncated metrics.json",
+        "compare",
+        ["{tmp}"],
+        "metrics.json: not a complete metrics file",
+        {"run/metrics.json": '{"test/f1": 0.5, "run": {'},
+    ),  # fmt: skip
+    # ---- issue 18: lexicon files ----
+    _cfgf(
+        "lexicon empty file",
+        "lex.txt: the lexicon file holds no word",
+        {"lex.txt": ""},
+        "model.encoder.lexicon=true",
+        "data.lexicon={tmp}/lex.txt",
+    ),  # fmt: skip
+    _cfgf(
+        "lexicon not UTF-8",
+        "lex.txt:2: not UTF-8",
+        {"lex.txt": "北京 3\n".encode() + b"\xff\xfe 1\n"},
+        "model.encoder.lexicon=true",
+        "data.lexicon={tmp}/lex.txt",
+    ),  # fmt: skip
+    _cfgf(
+        "lexicon bad count",
+        "lex.txt:2: count 'x'",
+        {"lex.txt": "北京 3\n上海 x\n"},
+        "model.encoder.lexicon=true",
+        "data.lexicon={tmp}/lex.txt",
+    ),  # fmt: skip
+    _cfg("lexicon without the model feature", "model.encoder.lexicon=true", "data.lexicon=jieba"),
+    # ---- issue 18: train ckpt_path ----
+    _cfg("resume missing checkpoint", "nope.ckpt: no such checkpoint", "ckpt_path={tmp}/nope.ckpt"),
+    _cfgf(
+        "resume zero-byte checkpoint", "zero.ckpt: the file is empty", {"zero.ckpt": b""}, "ckpt_path={tmp}/zero.ckpt"
+    ),
+    _cfgf(
+        "resume truncated checkpoint",
+        "cut.ckpt: not a ner_lightning checkpoint",
+        {"cut.ckpt": b"PK\x03\x04" + b"\0" * 64},
+        "ckpt_path={tmp}/cut.ckpt",
+    ),  # fmt: skip
+    _cfgf(
+        "resume a pickle",
+        "p.ckpt: not a",
+        {"p.ckpt": b"\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00K\x01."},
+        "ckpt_path={tmp}/p.ckpt",
+    ),  # fmt: skip
+    # ---- issue 18: CLUENER spans out of range ----
+    _clue("end past the text", '{"text": "张三", "label": {"name": {"张三": [[0, 5]]}}}\n', "record 1"),
+    _clue(
+        "end of 10^23", '{"text": "张三", "label": {"name": {"张三": [[0, 100000000000000000000000]]}}}\n', "record 1"
+    ),
+    _clue("suffix span past the text", '{"text": "张三", "label": {"name": {"三": [[1, 5]]}}}\n', "record 1"),
+    # ---- issue 18: config values ----
+    _cfg("hidden_size 0", "model.encoder.hidden_size", "model.encoder.hidden_size=0"),
+    _cfg("embedding_dim 0", "model.encoder.embedding_dim", "model.encoder.embedding_dim=0"),
+    _cfg("dropout 1.5", "model.encoder.dropout", "model.encoder.dropout=1.5"),
+    _cfg("seed abc", "seed", "seed=abc"),
+    _cfg("accumulate_grad_batches 0", "trainer.accumulate_grad_batches", "trainer.accumulate_grad_batches=0"),
+    _cfg("crf_lr_mult -3", "model.crf_lr_mult", "model.crf_lr_mult=-3"),
+    Case(
+        "run folder is a file",
+        "train",
+        ["data=bio", "data.train_path={tmp}/train.txt", "data.dev_size=2", "~logger", "hydra.run.dir={tmp}/runfile"],
+        "hydra.run.dir",
+        {"train.txt": GOOD_TRAIN, "runfile": "x"},
+    ),  # fmt: skip
+    # ---- issue 18: data paths ----
+    _col("train path is a directory", "", "is a directory", "data.train_path={tmp}"),
+    _col("dev path equals train path", GOOD_TRAIN, "data.val_path", "data.val_path={tmp}/train.txt"),
+    _col("test path equals train path", GOOD_TRAIN, "data.test_path", "data.test_path={tmp}/train.txt"),
+    # ---- issue 18: predict ----
+    _pr(
+        "predict output over its input",
+        "output=",
+        "input={tmp}/in.txt",
+        "output={tmp}/in.txt",
+        files={"in.txt": "李鹏在北京\n"},
+    ),  # fmt: skip
+    _pr(
+        "predict non-UTF-8 line",
+        "in.txt:2",
+        "input={tmp}/in.txt",
+        "output={tmp}/out.jsonl",
+        files={"in.txt": "李鹏在北京\n".encode() + b"\xff\xfe\n" + "北京\n".encode()},
+    ),  # fmt: skip
+    _pr("predict input is a directory", "is a directory", "input={tmp}", "output={tmp}/out.jsonl"),
 ]
 
 
@@ -188,6 +286,7 @@ def materialise(case: Case, tmp: Path, ckpt: str = "") -> list[str]:
     """Write the case's files under ``tmp``; its arguments with ``{tmp}``/``{ckpt}`` filled in."""
     for name, content in case.files.items():
         path = tmp / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
     return [a.replace("{tmp}", str(tmp)).replace("{ckpt}", ckpt) for a in case.args]
 

@@ -37,8 +37,10 @@ def atomic_open(path: str | Path, mode: str = "wb", **kwargs: Any) -> Iterator[I
     except OSError as err:
         _discard(tmp)
         if err.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise DiskFullError(f"{path.parent}: no space left on the device while writing {path.name} "
-                                "(the previous file, if any, is intact); free space and run again") from None
+            raise DiskFullError(
+                f"{path.parent}: no space left on the device while writing {path.name} "
+                "(the previous file, if any, is intact); free space and run again"
+            ) from None
         raise
     except BaseException:
         _discard(tmp)

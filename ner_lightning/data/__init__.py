@@ -27,5 +27,6 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        return getattr(import_module("ner_lightning.data.datamodule"), name)
+        home = "ner_lightning.data.datamodule" if name == "NerDataModule" else "ner_lightning.data.modules"
+        return getattr(import_module(home), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

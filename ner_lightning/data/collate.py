@@ -24,7 +24,8 @@ def collate_batch(items: Sequence[dict[str, list[int]]]) -> dict[str, torch.Tens
         ``input_ids`` (batch, seq) long, padded with 0; ``mask`` (batch, seq) bool, True on real characters;
         ``lengths`` (batch,) long; ``labels`` (batch, seq) long padded with -100 when items carry labels;
         ``index`` (batch,) long, each sentence's position in its split, when items carry ``index``. Items with
-        ``bigram_ids`` / ``lex_ids`` give ``input_ids`` (batch, seq, F) (see :func:`~ner_lightning.data.features.pack_items`).
+        ``bigram_ids`` / ``lex_ids`` give ``input_ids`` (batch, seq, F) (see
+        :func:`~ner_lightning.data.features.pack_items`).
     """
     if items and ("bigram_ids" in items[0] or "lex_ids" in items[0]):
         return _collate_features(items)

@@ -99,8 +99,8 @@ class FeatureVocab(CharVocab):
         word_min_freq: int = 2,
     ) -> FeatureVocab:
         """Vocabularies from the training split: bigrams seen ``bigram_min_freq`` times; the lexicon words matched
-        ``word_min_freq`` times in it (other lexicon words share one id, trained on the rare ones), weighted by ``weights`` (``train``: matches in the training split
-        + 1; ``lexicon``: the lexicon's counts; ``uniform``)."""
+        ``word_min_freq`` times in it (other lexicon words share one id, trained on the rare ones), weighted by
+        ``weights`` (``train``: matches in the training split + 1; ``lexicon``: the lexicon's counts; ``uniform``)."""
         if weights not in WEIGHTS:
             raise ConfigError(f"data.lexicon_weights={weights!r}: expected one of {', '.join(WEIGHTS)}")
         bigram_tokens = None
@@ -108,7 +108,9 @@ class FeatureVocab(CharVocab):
             codes, counts = np.unique(bigram_codes(["".join(c) for c in train])[0], return_counts=True)
             kept = counts >= bigram_min_freq
             codes, counts = codes[kept], counts[kept]
-            bigram_tokens = [bigram_text(c) for c in codes[np.lexsort((codes, -counts))].tolist()]  # most frequent first
+            bigram_tokens = [
+                bigram_text(c) for c in codes[np.lexsort((codes, -counts))].tolist()
+            ]  # most frequent first
         described, cache = None, None
         if lexicon is not None:
             texts = ["".join(chars) for chars in train]
@@ -216,7 +218,10 @@ class FeatureVocab(CharVocab):
     def to_dict(self) -> dict[str, Any]:
         return {
             **super().to_dict(),
-            "features": {"bigrams": None if self.bigram_itos is None else self.bigram_itos[2:], "lexicon": self.lexicon},
+            "features": {
+                "bigrams": None if self.bigram_itos is None else self.bigram_itos[2:],
+                "lexicon": self.lexicon,
+            },
         }
 
     @classmethod

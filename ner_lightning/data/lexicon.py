@@ -9,7 +9,7 @@ list of these merged (counts add up). Its content digest ties a trained model to
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +69,9 @@ def read_word_list(path: Path, counts: dict[str, int]) -> None:
             try:
                 count = int(fields[1])
             except ValueError:
-                raise DataError(f"{path}:{number}: count {fields[1]!r} is not an integer (word [count] per line)") from None
+                raise DataError(
+                    f"{path}:{number}: count {fields[1]!r} is not an integer (word [count] per line)"
+                ) from None
             if count < 1:
                 raise DataError(f"{path}:{number}: count {count} must be positive")
         counts[fields[0]] = counts.get(fields[0], 0) + count
@@ -183,9 +185,7 @@ class Lexicon:
         return starts[order], starts[order] + lengths[order], index[order], offsets
 
 
-def soft_lexicon_entries(
-    starts: np.ndarray, ends: np.ndarray, words: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def soft_lexicon_entries(starts: np.ndarray, ends: np.ndarray, words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """SoftLexicon set memberships of matched words, sorted by character then set (vectorised).
 
     Args:

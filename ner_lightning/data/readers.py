@@ -65,6 +65,7 @@ class ReadStats:
     overlapping_dropped: int = 0
     unknown_type_entities: int = 0
     stripped_position_digits: int = 0
+    replacement_chars: int = 0  # runs of U+FFFD (a broken conversion's bytes) read as one unknown character each
     entities: Counter[str] = field(default_factory=Counter)
     unknown_types: Counter[str] = field(default_factory=Counter)
     messages: list[str] = field(default_factory=list)
@@ -104,16 +105,20 @@ TOKEN_FORMATS = ("char", "char_digit")
 def _check_token(token: str, fmt: TokenFormat, path: str, lineno: int, stats: ReadStats | None) -> str:
     """The character of a column line's token.
 
-    ``char``: the token must be exactly one character. ``char_digit``: a character followed by one word-position
-    digit, as some social-media corpora (Weibo NER) ship it (``中0``); the digit is stripped and counted.
+    ``char``: the token must be exactly one character. ``char_digit``: a character followed by its word-position
+    number, as some social-media corpora (Weibo NER) ship it (``中0``, ``p10``: positions pass 9 in long words); the
+    number is stripped and counted. A run of U+FFFD before the number (an older conversion's broken bytes, ``��0``)
+    is one unknown character, counted in ``replacement_chars``.
     """
     if fmt == "char_digit":
-        if len(token) == 2 and token[1].isdigit():
+        body = token.rstrip("0123456789")
+        if body and len(body) < len(token) and (len(body) == 1 or set(body) == {"\ufffd"}):
             if stats is not None:
                 stats.stripped_position_digits += 1
-            return token[0]
+                stats.replacement_chars += body[0] == "\ufffd"
+            return body[0]
         raise DataError(
-            f"{path}:{lineno}: token {token!r} is not a character followed by one position digit "
+            f"{path}:{lineno}: token {token!r} is not a character followed by its position number "
             "(data.token_format=char_digit)"
         )
     hint = (
@@ -125,6 +130,18 @@ def _check_token(token: str, fmt: TokenFormat, path: str, lineno: int, stats: Re
         f"{path}:{lineno}: token {token!r} has {len(token)} characters; a column corpus holds one character per "
         f"line{hint}"
     )
+
+
+def check_file(path: str | Path, key: str) -> Path:
+    """``path`` as a readable regular file, or one error line saying what it is instead (naming the config key)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file ({key})")
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, not a file ({key})")
+    if not path.is_file():
+        raise DataError(f"{path}: is not a regular file (a pipe, socket or device) ({key})")
+    return path
 
 
 def read_column(
@@ -154,8 +171,9 @@ def read_column(
     except LookupError:
         raise DataError(f"data.encoding={encoding!r}: unknown text encoding (reading {path})") from None
     valid_tags: set[str] = set()
-    # line by line from the text (a list of every line would double the peak memory of a large corpus)
-    for lineno, raw in enumerate(io.StringIO(text, newline="\n"), 1):
+    # line by line from the text (a list of every line would double the peak memory of a large corpus); universal
+    # newlines: LF, CRLF and CR-only files read alike
+    for lineno, raw in enumerate(io.StringIO(text, newline=None), 1):
         raw = raw[:-1] if raw.endswith("\n") else raw
         raw = raw[:-1] if raw.endswith("\r") else raw
         parts = raw.split("\t")
@@ -264,10 +282,10 @@ def read_cluener(path: str | Path, stats: ReadStats | None = None, scheme: str =
                     if not (isinstance(pos, list) and len(pos) == 2 and all(type(p) is int for p in pos)):
                         raise DataError(f"{where}: {typ} {entity!r}: position {pos!r} is not [start, end]")
                     start, end = pos
-                    if start < 0 or end < start or text[start : end + 1] != entity:
+                    if start < 0 or end < start or end >= len(text) or text[start : end + 1] != entity:
                         raise DataError(
-                            f"{where}: {typ} {entity!r} at [{start}, {end}] does not match the text "
-                            f"({text[max(start, 0) : end + 1]!r})"
+                            f"{where}: {typ} {entity!r} at [{start}, {end}] does not match the text of "
+                            f"{len(text)} characters ({text[max(start, 0) : min(end + 1, len(text))][:40]!r})"
                         )
                     spans.append((typ, start, end + 1))
         spans = _resolve_overlaps(spans, stats)

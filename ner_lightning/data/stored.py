@@ -11,7 +11,8 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
-from ner_lightning.data.datamodule import BioDataModule, ClueDataModule, NerDataModule
+from ner_lightning.data.datamodule import NerDataModule
+from ner_lightning.data.modules import BioDataModule, ClueDataModule
 from ner_lightning.data.tags import normalize_scheme
 from ner_lightning.data.vocab import LabelVocab, vocab_from_dict
 from ner_lightning.errors import CheckpointError, ConfigError

@@ -74,7 +74,9 @@ class Batcher:
             return await asyncio.wait_for(asyncio.shield(job.future), self.request_timeout)
         except asyncio.TimeoutError:
             job.future.cancel()  # the batcher drops what is left of it
-            raise RequestTimeout(f"the request took longer than {self.request_timeout:g} s (serve request_timeout)")
+            raise RequestTimeout(
+                f"the request took longer than {self.request_timeout:g} s (serve request_timeout)"
+            ) from None
 
     def _admit(self) -> None:
         while len(self.active) < self.max_batch_size:

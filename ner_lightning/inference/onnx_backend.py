@@ -12,7 +12,6 @@ import numpy as np
 from ner_lightning.errors import CheckpointError
 from ner_lightning.inference.predictor import Predictor
 
-
 DIGEST_KEY = "ner_lightning.sidecar_sha256"  # ONNX metadata: the digest of what the sidecar must say
 SCHEMES = ("BIO", "BIOES")
 
@@ -56,8 +55,10 @@ def check_digest(model_path: Path, meta: dict[str, Any], session: Any) -> None:
     """The sidecar says what the graph was exported with (labels, vocabulary, scheme, window), else one line."""
     stamped = session.get_modelmeta().custom_metadata_map.get(DIGEST_KEY)
     if stamped is None:
-        raise CheckpointError(f"{model_path}: the model carries no sidecar digest (exported by an older version); "
-                              "re-export it with python -m ner_lightning.export")
+        raise CheckpointError(
+            f"{model_path}: the model carries no sidecar digest (exported by an older version); "
+            "re-export it with python -m ner_lightning.export"
+        )
     if stamped != sidecar_digest(meta):
         raise CheckpointError(
             f"{sidecar_path(model_path)}: its labels, vocabulary, scheme or max_chars differ from what "
@@ -97,6 +98,7 @@ class OnnxPredictor(Predictor):
         super().__init__(
             self.meta["labels"], self.meta["vocab"], self.meta["scheme"], self.meta["max_chars"], None, batch_size
         )
+
     def tag_ids(self, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         (tags,) = self.session.run(None, {"input_ids": input_ids, "mask": mask})
         return tags

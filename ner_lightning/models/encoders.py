@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from ner_lightning.errors import ConfigError
+from ner_lightning.errors import ConfigError, number, positive_int
 
 
 class BiLSTMEncoder(nn.Module):
@@ -64,6 +64,11 @@ class BiLSTMEncoder(nn.Module):
         super().__init__()
         if impl not in ("auto", "packed", "unpacked"):
             raise ConfigError(f"model.encoder.impl={impl!r}: expected 'auto', 'packed' or 'unpacked'")
+        for key, value in (("embedding_dim", embedding_dim), ("hidden_size", hidden_size), ("num_layers", num_layers),
+                           ("bigram_dim", bigram_dim), ("word_dim", word_dim)):  # fmt: skip
+            positive_int(f"model.encoder.{key}", value)
+        if not 0.0 <= number("model.encoder.dropout", dropout, minimum=0.0) < 1.0:
+            raise ConfigError(f"model.encoder.dropout={dropout}: expected a probability in [0, 1)")
         self.impl = impl
         self.source_dim = int(embeddings.shape[1]) if embeddings is not None else source_dim
         table_dim = self.source_dim or embedding_dim
@@ -73,7 +78,9 @@ class BiLSTMEncoder(nn.Module):
                 self.embedding.weight.copy_(embeddings)
         self.project = nn.Linear(table_dim, embedding_dim) if table_dim != embedding_dim else nn.Identity()
         self.dropout = nn.Dropout(dropout)
-        self.bigram_embedding = nn.Embedding(bigram_vocab_size, bigram_dim, padding_idx=0) if bigram_vocab_size else None
+        self.bigram_embedding = (
+            nn.Embedding(bigram_vocab_size, bigram_dim, padding_idx=0) if bigram_vocab_size else None
+        )
         self.word_embedding = None
         input_dim = embedding_dim + (bigram_dim if bigram_vocab_size else 0)
         if word_counts is not None:

@@ -48,7 +48,9 @@ def test_matching_and_sets_equal_brute_force(seed: int) -> None:
         spans = {(i, j) for i in range(len(text)) for j in range(i + 1, len(text) + 1) if text[i:j] in vocab}
         assert {(s, e) for s, e, _ in found} == spans and all(lexicon.words[w] == text[s:e] for s, e, w in found)
     # the features of a split (all texts matched at once) and of one text (prediction) against brute force
-    features = FeatureVocab.build([list(t) for t in texts], CharVocab.build(texts), False, 1, lexicon, "uniform", None, 1)
+    features = FeatureVocab.build(
+        [list(t) for t in texts], CharVocab.build(texts), False, 1, lexicon, "uniform", None, 1
+    )
     word_of = features.word_of
     bounds, codes, words = features.split_matches(texts)
     assert len(bounds) == len(texts) + 1

@@ -43,7 +43,8 @@ def _start(ckpt: Path, tmp: Path, *extra: str) -> tuple[str, object]:
 def limited(bilstm_ckpt: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from test_serve import stop_group
 
-    url, proc = _start(bilstm_ckpt, tmp_path_factory.mktemp("limits"), "max_body_bytes=1500000", "max_request_chars=400000")
+    limits = ("max_body_bytes=1500000", "max_request_chars=400000")
+    url, proc = _start(bilstm_ckpt, tmp_path_factory.mktemp("limits"), *limits)
     try:
         yield url
     finally:

@@ -54,6 +54,15 @@ def test_the_suite_is_big_enough() -> None:
         # Weibo-style tokens: the position digit is stripped from every token, and counted
         ("中0\tB-LOC\n国1\tI-LOC\n", ["data.token_format=char_digit"], {"stripped_position_digits": 4}),
         ("\n\n中\tO\n\n\n", [], {}),
+        # Weibo tokens past position 9 (URL characters in long words) and runs of U+FFFD (an older conversion's
+        # broken bytes) before the digit: one unknown character each, counted
+        (
+            "中0\tB-LOC\n国10\tI-LOC\n\ufffd\ufffd0\tO\n",
+            ["data.token_format=char_digit"],
+            {"stripped_position_digits": 6, "replacement_chars": 2},
+        ),  # fmt: skip
+        # CR-only line ends (old Mac files) read like LF ones, not as one long line
+        ("中\tB-LOC\r国\tI-LOC\r\r", [], {"chars": 4}),
     ],
 )
 def test_accepted_input_is_counted_not_dropped(
@@ -98,3 +107,14 @@ def test_debug_mode_shows_the_traceback(tmp_path: Path, monkeypatch: pytest.Monk
         assert isinstance(info.value, ConfigError) or isinstance(info.value.__cause__, ConfigError)
         monkeypatch.delenv(var)
     GlobalHydra.instance().clear()
+
+
+def test_predict_creates_the_output_folder(
+    trained_ckpt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "in.txt").write_text("李鹏在北京\n", encoding="utf-8")
+    out = tmp_path / "new" / "deeper" / "out.jsonl"
+    code, _, err = run_entry("predict", f"ckpt_path={trained_ckpt}", f"input={tmp_path / 'in.txt'}", f"output={out}",
+                             capsys=capsys)  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out.read_text(encoding="utf-8").splitlines()[0])["text"] == "李鹏在北京"

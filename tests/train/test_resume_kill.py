@@ -89,7 +89,9 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(msra_slice: dict[str, Pa
         assert torch.allclose(opt_a[i]["exp_avg_sq"], opt_b[i]["exp_avg_sq"], atol=1e-6, rtol=1e-3)
 
 
-def test_kill_9_while_checkpointing_every_step_on_another_filesystem(msra_slice: dict[str, Path], tmp_path: Path) -> None:
+def test_kill_9_while_checkpointing_every_step_on_another_filesystem(
+    msra_slice: dict[str, Path], tmp_path: Path
+) -> None:
     """The run folder on tmpfs (another filesystem than $TMPDIR, as a cluster's scratch disk), last.ckpt written at
     every step: each kill leaves a loadable last.ckpt, nothing in $TMPDIR, and the resume works."""
     import random
