@@ -63,12 +63,26 @@ def hydra_message(err: BaseException) -> str:
     )
 
 
+def check_launcher(argv: list[str]) -> None:
+    """``hydra/launcher=slurm`` needs SLURM's commands on this machine: without them one line, before Hydra creates
+    the sweep folder (submitit would fail with a long traceback and leave an empty ``multirun.yaml`` behind)."""
+    import shutil
+
+    chosen = [a.split("=", 1)[1] for a in argv if a.split("=", 1)[0].lstrip("+~") == "hydra/launcher" and "=" in a]
+    if chosen and chosen[-1] == "slurm" and not (shutil.which("sbatch") and shutil.which("srun")):
+        fail(
+            "hydra/launcher=slurm: SLURM is not available here (no sbatch/srun on PATH); run this on the cluster's "
+            "login node, or try the same sweep as local processes with hydra/launcher=submitit_local"
+        )
+
+
 def hydra_entry(hydra_main: Callable[[], Any]) -> Any:
     """Run a ``@hydra.main`` function; Hydra's own errors (a bad override, an unknown option) become one line.
 
     Hydra prints such errors over several lines and exits with 1; here Hydra re-raises them (``HYDRA_FULL_ERROR``
     set for the call) and they leave as ``error: ...`` with status 2, unless the user asked for tracebacks.
     """
+    check_launcher(sys.argv[1:])
     if debug_mode():
         added = "HYDRA_FULL_ERROR" not in os.environ
         os.environ["HYDRA_FULL_ERROR"] = "1"  # NER_DEBUG=1: Hydra re-raises too (full traceback)

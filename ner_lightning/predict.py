@@ -71,8 +71,13 @@ def interactive(tagger: Predictor) -> None:
     while True:
         if prompt:
             print("text> ", end="", flush=True)
-        line = sys.stdin.readline()
+        try:
+            line = sys.stdin.readline()
+        except KeyboardInterrupt:  # Ctrl-C, like Ctrl-D, ends the prompt quietly
+            line = ""
         if not line:
+            if prompt:
+                print()
             return
         text = line.rstrip("\n")
         (found,) = tagger.predict([text])

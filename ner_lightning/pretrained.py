@@ -65,6 +65,11 @@ def resolve(name: str) -> str:
 def _load(loader: Callable[..., Any], name: str, what: str, **kwargs: Any) -> Any:
     """Load from the local cache first, then (unless HF_HUB_OFFLINE) from the hub; one clear error otherwise."""
     path = resolve(name)
+    if (os.path.isabs(path) or path.startswith(("./", "../", "~"))) and not os.path.exists(os.path.expanduser(path)):
+        raise EncoderError(
+            f"cannot load the {what} of model.encoder.pretrained={name!r}: no such folder (a local encoder is a "
+            "folder written by save_pretrained; or give a Hugging Face name, or pretrained_encoder=e5-small-offline)"
+        )
     try:
         with _hub_offline():  # local_files_only alone still asks the hub for a peft adapter config
             return loader(path, local_files_only=True, **kwargs)

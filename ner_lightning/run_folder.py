@@ -156,7 +156,7 @@ def resume_in_own_folder(cfg: DictConfig) -> list[str]:
     ):
         raise ConfigError(
             f"ckpt_path={ckpt}: that run already finished ({completed} of trainer.max_epochs={max_epochs} epochs); "
-            "raise trainer.max_epochs to train on, or score it: python -m ner_lightning.evaluate ckpt_path=..."
+            f"raise trainer.max_epochs to train on, or score it: python -m ner_lightning.evaluate ckpt_path={ckpt}"
         )
     here = Path(cfg.paths.output_dir).resolve()
     if Path(ckpt).resolve().parent.name != "checkpoints" or not (run / ".hydra").is_dir() or run == here:

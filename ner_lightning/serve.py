@@ -172,6 +172,20 @@ def build_app(
     return app
 
 
+def check_port(host: str, port: int) -> None:
+    """One line, before anything is loaded or announced, when ``host:port`` cannot be bound (taken, or not ours)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds (TIME_WAIT is no conflict)
+        try:
+            sock.bind((host, port))
+        except OSError as err:
+            raise ConfigError(
+                f"port={port}: cannot listen on {host}:{port} ({err.strerror}); choose another port="
+            ) from None
+
+
 def serve(cfg: DictConfig) -> None:
     """Check the settings, load the model, serve until interrupted."""
     import uvicorn
@@ -187,6 +201,7 @@ def serve(cfg: DictConfig) -> None:
     if float(cfg.batch_timeout) < 0:
         raise ConfigError(f"batch_timeout={cfg.batch_timeout}: expected seconds >= 0")
     timeout = None if cfg.request_timeout is None else number("request_timeout", cfg.request_timeout, 0.0, strict=True)
+    check_port(str(cfg.host), int(cfg.port))
     tagger = load_tagger(cfg.ckpt_path, device=cfg.device, threads=cfg.threads, batch_size=int(cfg.batch_size))
     app = build_app(
         tagger, int(cfg.max_texts), int(cfg.max_chars), int(cfg.max_batch_size), float(cfg.batch_timeout),

@@ -231,7 +231,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     if trainer.is_global_zero and getattr(model.encoder, "lora", None) and not fast:
         # the adapters alone, in peft's format (after testing, the model holds the best checkpoint's weights)
         model.encoder.model.save_pretrained(f"{cfg.paths.output_dir}/lora_adapter")
-    if trainer.is_global_zero and (ckpt or not interrupted):
+    if trainer.is_global_zero:  # also when Ctrl-C came before any validation: the step, no scores
         out = f"{cfg.paths.output_dir}/metrics.json"
         stop = "interrupted" if interrupted else "diverged" if guard.message else None
         info["budget"] = budget(trainer_cfg, trainer, len(dm.datasets["train"]), fit_time, stop)

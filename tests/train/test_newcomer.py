@@ -1,0 +1,88 @@
+"""What a newcomer trips on (issue 21): each test fails on the code before the fix."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import corpus_args, pause_args, run_entry, wait_for
+
+
+def test_slurm_launcher_without_slurm_is_one_line_and_leaves_nothing(
+    mini_corpus: dict[str, Path], tmp_path: Path
+) -> None:
+    env = {**os.environ, "PATH": "/usr/bin:/bin"}  # no sbatch/srun here
+    proc = subprocess.run(
+        [sys.executable, "-m", "ner_lightning.train", "-m", "hydra/launcher=slurm", "sweep=recipes", "debug=limit",
+         *corpus_args(mini_corpus)],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: hydra/launcher=slurm") and "submitit_local" in lines[0]
+    assert not (tmp_path / "outputs").exists() and not (tmp_path / "multirun").exists()
+
+
+def test_ctrl_c_before_the_first_validation_still_writes_metrics(mini_corpus: dict[str, Path], tmp_path: Path) -> None:
+    run, marker = tmp_path / "run", tmp_path / "paused"
+    tests = str(Path(__file__).parents[1])
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")]),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ner_lightning.train", *corpus_args(mini_corpus, 16), "data.batch_size=2",
+         *pause_args(5, marker), f"hydra.run.dir={run}"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    wait_for(marker, proc)
+    proc.send_signal(signal.SIGINT)
+    out = proc.communicate(timeout=300)[0].decode()
+    assert proc.returncode == 130, out[-3000:]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["run"]["budget"]["stopped_by"] == "interrupted" and metrics["global_step"] == 5
+    assert "test/f1" not in metrics and "resume with:" in out
+
+
+def test_the_prompt_ends_quietly_on_ctrl_c(
+    mini_corpus: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = tmp_path / "run"
+    code, _, err = run_entry("train", *corpus_args(mini_corpus), "debug=limit", "test=false", f"hydra.run.dir={run}",
+                             capsys=capsys)  # fmt: skip
+    assert code == 0, err[-2000:]
+
+    class CtrlC(io.StringIO):
+        def readline(self, *args: object) -> str:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(sys, "stdin", CtrlC())
+    code, out, err = run_entry("predict", f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}", capsys=capsys)
+    assert code == 0 and "Traceback" not in err and "KeyboardInterrupt" not in err
+
+
+def test_serve_on_a_taken_port_is_one_line_before_serving(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code, out, err = run_entry("serve", f"ckpt_path={tmp_path / 'none.ckpt'}", f"port={port}", capsys=capsys)
+    assert code == 2 and "serving" not in out and err.strip().startswith(f"error: port={port}")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_missing_local_encoder_folder_is_named_as_such(mini_corpus: dict[str, Path], tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    code, _, err = run_entry("train", *corpus_args(mini_corpus, None), "model=bert_softmax",
+                             f"pretrained_encoder={tmp_path / 'no' / 'such'}", f"hydra.run.dir={tmp_path / 'r'}",
+                             capsys=capsys)  # fmt: skip
+    assert code == 2 and "no such folder" in err and "unreachable" not in err
