@@ -100,3 +100,12 @@ def test_failed_write_mid_file_leaves_nothing(tmp_path: Path) -> None:
         fh.write('{"new": ')
         raise RuntimeError("crash mid-file")
     assert path.read_text() == '{"old": 1}' and not list(tmp_path.glob(TEMP_PREFIX + "*"))
+
+
+def test_written_files_get_the_usual_permissions(tmp_path: Path) -> None:
+    mask = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "metrics.json", "{}")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "metrics.json").stat().st_mode & 0o777 == 0o644
