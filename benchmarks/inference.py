@@ -53,7 +53,7 @@ def measure_all(
     """Per backend: throughput in batches of 64 (median of ``rounds`` full passes), latency of one sentence at
     batch 1 (``reps`` calls), F1 against gold. Backends alternate pass by pass and call by call (ABAB...), so load
     on a shared machine hits them alike; each throughput also reports its spread (min-max over passes)."""
-    from ner_lightning.metrics import entity_scores
+    from ner_lightning.models.metrics import entity_scores
 
     names = list(taggers)
     for t in taggers.values():  # warm-up

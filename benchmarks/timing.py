@@ -56,7 +56,7 @@ def write_record(path: str | None, benchmark: str, argv: list[str], result: dict
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from ner_lightning.records import run_info
+    from ner_lightning.runs.records import run_info
 
     info = run_info()
     record = {

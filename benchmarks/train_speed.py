@@ -33,9 +33,9 @@ from hydra import compose, initialize_config_dir
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import ratio, write_record  # noqa: E402
 
-from ner_lightning.config import config_dir  # noqa: E402
 from ner_lightning.data.modules import BioDataModule  # noqa: E402
-from ner_lightning.train import build_model  # noqa: E402
+from ner_lightning.runs.build import build_model  # noqa: E402
+from ner_lightning.runs.config import config_dir  # noqa: E402
 
 
 def recipe_batches(experiment: str, sentences: int | None, batches: int) -> tuple[object, object, list[dict]]:

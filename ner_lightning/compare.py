@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from ner_lightning.base.files import atomic_open, atomic_write_text
-from ner_lightning.cli import UserError, fail
+from ner_lightning.runs.cli import UserError, fail
 
 
 @dataclass
@@ -221,7 +221,7 @@ def markdown(rows: list[dict[str, Any]], seeds: list[dict[str, Any]], images: li
 
 def compare(paths: list[Path], out: Path | None = None) -> dict[str, Any]:
     """Build the comparison of the runs under ``paths``; returns rows, seed groups and written files."""
-    from ner_lightning.plots import write_plots
+    from ner_lightning.runs.plots import write_plots
 
     folders = find_runs(paths)
     if not folders:
@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--note", default=None, help="free text kept in the record")
     args = parser.parse_args(argv)
     if args.record is not None:
-        from ner_lightning.records import record
+        from ner_lightning.runs.records import record
 
         try:
             runs = find_runs(args.folders)

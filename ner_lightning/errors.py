@@ -2,7 +2,7 @@
 
 Each error's message is one line that names what was wrong and where: ``path:line`` or a record for data, the config
 key for configuration, the file for checkpoints. Entry points print it as ``error: <message>`` and exit with status
-2 (:func:`ner_lightning.cli.run_cli`); ``HYDRA_FULL_ERROR=1`` or ``NER_DEBUG=1`` shows the traceback instead.
+2 (:func:`ner_lightning.runs.cli.run_cli`); ``HYDRA_FULL_ERROR=1`` or ``NER_DEBUG=1`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class TrainingDiverged(NerError):
     """The loss became NaN or infinite; the message names the step and the last good checkpoint."""
 
 
-# The name used before errors.py existed (entry points and tests import it from ner_lightning.cli too).
+# The name used before errors.py existed (entry points and tests import it from ner_lightning.runs.cli too).
 UserError = NerError
 
 

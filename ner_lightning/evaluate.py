@@ -13,15 +13,15 @@ import hydra
 import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
-from ner_lightning.callbacks import RunFiles
-from ner_lightning.cli import check_config, hydra_entry, run_cli
-from ner_lightning.config import config_dir
-from ner_lightning.console import test_line
 from ner_lightning.data.datamodule import NerDataModule
 from ner_lightning.data.stored import datamodule_from_settings
 from ner_lightning.errors import ConfigError
 from ner_lightning.models.checkpoint import load_checkpoint
 from ner_lightning.models.tagger import Tagger
+from ner_lightning.runs.callbacks import RunFiles
+from ner_lightning.runs.cli import check_config, hydra_entry, run_cli
+from ner_lightning.runs.config import config_dir
+from ner_lightning.runs.console import test_line
 
 
 def data_overrides(overrides: DictConfig | None) -> dict[str, Any]:

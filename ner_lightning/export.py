@@ -13,14 +13,14 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from ner_lightning.cli import check_config, hydra_entry, run_cli
-from ner_lightning.config import config_dir
 from ner_lightning.errors import ConfigError
 from ner_lightning.inference.onnx_backend import OnnxPredictor
 from ner_lightning.inference.onnx_export import export_onnx, quantize_int8, write_sidecar
 from ner_lightning.inference.torch_backend import TorchPredictor
-from ner_lightning.metrics import entity_scores
 from ner_lightning.models.checkpoint import load_checkpoint
+from ner_lightning.models.metrics import entity_scores
+from ner_lightning.runs.cli import check_config, hydra_entry, run_cli
+from ner_lightning.runs.config import config_dir
 
 FORMATS = ("onnx", "onnx-int8")
 

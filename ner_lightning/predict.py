@@ -16,12 +16,12 @@ import hydra
 from omegaconf import DictConfig
 
 from ner_lightning.base.files import atomic_write_text
-from ner_lightning.cli import check_config, hydra_entry, run_cli
-from ner_lightning.config import config_dir
 from ner_lightning.data.readers import check_file
 from ner_lightning.errors import ConfigError, DataError
 from ner_lightning.inference import Predictor, load_tagger
 from ner_lightning.inference.render import bracketed, conll_block, html_page, jsonl_line
+from ner_lightning.runs.cli import check_config, hydra_entry, run_cli
+from ner_lightning.runs.config import config_dir
 
 FORMATS = ("jsonl", "conll", "html")
 

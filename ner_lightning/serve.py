@@ -28,13 +28,13 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from omegaconf import DictConfig
 from pydantic import BaseModel
 
-from ner_lightning.cli import check_config, hydra_entry, run_cli
-from ner_lightning.config import config_dir
 from ner_lightning.errors import ConfigError, number, positive_int
 from ner_lightning.inference import Predictor, load_tagger
 from ner_lightning.inference.batcher import Batcher, RequestTimeout
 from ner_lightning.inference.page import PAGE
 from ner_lightning.inference.render import colours, marks_html
+from ner_lightning.runs.cli import check_config, hydra_entry, run_cli
+from ner_lightning.runs.config import config_dir
 
 
 def check_request(texts: list[str], max_texts: int, max_chars: int, max_request_chars: int | None = None) -> list[str]:

@@ -15,25 +15,21 @@ import hydra
 import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
-from hydra.errors import InstantiationException
 from lightning.pytorch.callbacks import LearningRateMonitor, ProgressBar
 from lightning.pytorch.utilities import rank_zero_info
 from omegaconf import DictConfig, OmegaConf
 
 from ner_lightning.base.files import atomic_write_text, remove_stale_temps
-from ner_lightning.callbacks import AtomicCheckpointIO, DivergenceGuard, RunFiles, TrainThroughput, finite_metrics
-from ner_lightning.cli import check_config, hydra_entry, run_cli
-from ner_lightning.config import config_dir
-from ner_lightning.console import RunReport, close_file_log, log_to_file, progress_bar, quiet, test_line
-from ner_lightning.data.datamodule import NerDataModule
-from ner_lightning.ddp import children_run_this_job, end_job
 from ner_lightning.errors import ConfigError, DeviceError, NerError, TrainingDiverged, number, positive_int
-from ner_lightning.models.tagger import Tagger
-from ner_lightning.records import budget, run_info
-from ner_lightning.run_folder import check_fresh_folder, rank, resume_in_own_folder, task_overrides
-from ner_lightning.tracking import configure_wandb, finish_wandb
-
-TRANSFORMER_MAX_CHARS = 510  # 512 positions minus [CLS] and [SEP]
+from ner_lightning.runs.build import build_datamodule, build_model
+from ner_lightning.runs.callbacks import AtomicCheckpointIO, DivergenceGuard, RunFiles, TrainThroughput, finite_metrics
+from ner_lightning.runs.cli import check_config, hydra_entry, run_cli
+from ner_lightning.runs.config import config_dir
+from ner_lightning.runs.console import RunReport, close_file_log, log_to_file, progress_bar, quiet, test_line
+from ner_lightning.runs.ddp import children_run_this_job, end_job
+from ner_lightning.runs.folder import check_fresh_folder, rank, resume_in_own_folder, task_overrides
+from ner_lightning.runs.records import budget, run_info
+from ner_lightning.runs.tracking import configure_wandb, finish_wandb
 
 
 def check_device(cfg: DictConfig) -> None:
@@ -45,49 +41,6 @@ def check_device(cfg: DictConfig) -> None:
             f"no CUDA GPU found for trainer={choice} (trainer.accelerator={accelerator}); "
             "use trainer=cpu on this machine"
         )
-
-
-def build_datamodule(cfg: DictConfig) -> NerDataModule:
-    """``cfg.data``; transformer encoders get their tokenizer (one token per character) and windows of at most
-    510 characters unless the data config sets them."""
-    extra: dict[str, Any] = {}
-    if cfg.model.encoder.get("type") == "transformer":
-        extra["tokenizer"] = cfg.data.get("tokenizer") or cfg.model.encoder.pretrained
-        extra["max_len"] = cfg.data.get("max_len") or TRANSFORMER_MAX_CHARS
-    encoder = cfg.model.encoder
-    if encoder.get("bigrams"):
-        extra["bigrams"] = True
-    if encoder.get("lexicon"):
-        extra["lexicon"] = cfg.data.get("lexicon") or "jieba"
-    elif cfg.data.get("lexicon"):
-        raise ConfigError(
-            f"data.lexicon={cfg.data.lexicon}: the model takes no lexicon features; set model.encoder.lexicon=true "
-            "(or experiment=lexicon)"
-        )
-    return hydra.utils.instantiate(cfg.data, **extra)
-
-
-def build_model(cfg: DictConfig, dm: NerDataModule) -> Tagger:
-    """The tagger of ``cfg.model`` (instantiated by Hydra) sized for ``dm``'s labels and vocabulary."""
-    try:
-        # partial: the tagger's own ``config`` argument would clash with instantiate's first parameter
-        build = hydra.utils.instantiate(cfg.model, _partial_=True, _convert_="all")
-        return build(
-            labels=dm.labels,
-            vocab=dm.vocab.to_dict(),
-            scheme=dm.scheme,
-            optimizer=OmegaConf.to_container(cfg.optimizer, resolve=True),
-            scheduler=OmegaConf.to_container(cfg.scheduler, resolve=True),
-            config=OmegaConf.to_container(cfg, resolve=True),
-        )
-    except TypeError as err:  # an argument the tagger does not take (e.g. a misspelt model.* key)
-        raise ConfigError(f"model ({cfg.model.get('_target_')}): {err}") from None
-    except InstantiationException as err:
-        cause = err.__cause__
-        if isinstance(cause, NerError) or cause is None:
-            raise
-        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[-1]
-        raise ConfigError(f"model ({cfg.model.get('_target_')}): {reason}") from None
 
 
 def finite_checkpoint(path: str) -> bool:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ner_lightning.records import budget_text  # noqa: E402
+from ner_lightning.runs.records import budget_text  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 

@@ -1,4 +1,9 @@
-"""Import directions: entry points -> models/data -> errors; no layer reaches back up."""
+"""The house rules, held here: commands at the root, layers importing downwards only, nothing importing a command.
+
+Floors, top to bottom: commands (``train``, ``evaluate``, ``predict``, ``export``, ``serve``, ``compare``,
+``data/__main__``) -> ``runs`` -> ``inference`` -> ``models``, ``data`` (neither imports the other) -> ``assets`` ->
+``base`` -> ``errors``.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-PKG = Path(__file__).resolve().parents[1] / "ner_lightning"
+ROOT = Path(__file__).resolve().parents[1]
+PKG = ROOT / "ner_lightning"
+COMMANDS = {"train", "evaluate", "predict", "export", "serve", "compare"}
+COMMAND_MODULES = {f"ner_lightning.{c}" for c in COMMANDS} | {"ner_lightning.data.__main__"}
+# what each layer may import (besides itself and errors)
+MAY_IMPORT = {
+    "base": set(),
+    "assets": {"base"},
+    "data": {"base", "assets"},
+    "models": {"base", "assets"},
+    "inference": {"base", "assets", "data", "models"},
+    "runs": {"base", "assets", "data", "models", "inference"},
+}
 
 
 def imported(path: Path) -> set[str]:
@@ -16,24 +33,62 @@ def imported(path: Path) -> set[str]:
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("ner_lightning"):
             out.add(node.module)
+            out |= {
+                f"{node.module}.{a.name}"
+                for a in node.names
+                if (PKG / node.module[14:].replace(".", "/") / a.name).exists()
+            }
         elif isinstance(node, ast.Import):
             out |= {a.name for a in node.names if a.name.startswith("ner_lightning")}
     return out
 
 
+def layer(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else None
+
+
+def test_the_root_holds_only_the_commands_and_the_package_face() -> None:
+    modules = {p.stem for p in PKG.glob("*.py")}
+    assert modules == COMMANDS | {"__init__", "errors"}, modules - COMMANDS
+
+
 def test_layers_import_downwards_only() -> None:
-    entry = ("ner_lightning.train", "ner_lightning.evaluate", "ner_lightning.cli", "ner_lightning.compare")
-    for path in (PKG / "data").glob("*.py"):
-        bad = {m for m in imported(path) if m.startswith("ner_lightning.models") or m.startswith(entry)}
-        assert not bad or path.name == "__main__.py" and bad <= {"ner_lightning.cli"}, (path.name, bad)
-    for path in (PKG / "models").glob("*.py"):
-        assert not {m for m in imported(path) if m.startswith(entry)}, path.name
+    for name, allowed in MAY_IMPORT.items():
+        for path in (PKG / name).rglob("*.py"):
+            if path.name == "__main__.py":
+                continue  # the data command
+            for module in imported(path):
+                target = layer(module)
+                if target in (name, "errors", None) or module == "ner_lightning":
+                    continue
+                assert target in allowed, f"{path.relative_to(ROOT)} imports {module} ({name} may not import {target})"
+
+
+def test_nothing_imports_a_command() -> None:
+    files = [*PKG.rglob("*.py"), *(ROOT / "benchmarks").glob("*.py"), *(ROOT / "scripts").glob("*.py")]
+    for path in files:
+        bad = {m for m in imported(path) if m in COMMAND_MODULES}
+        assert not bad, f"{path.relative_to(ROOT)} imports the command(s) {bad}"
+
+
+def test_errors_imports_nothing_of_the_package() -> None:
     assert imported(PKG / "errors.py") == set()
-    assert not {m for m in imported(PKG / "plots.py") if "compare" in m}
-    assert "ner_lightning.models.crf" not in imported(PKG / "data" / "tags.py")
 
 
 def test_tags_import_without_lightning_or_torch() -> None:
     code = "import sys, ner_lightning.data.tags; print('lightning' in sys.modules, 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]
+
+
+def test_the_readme_architecture_names_every_module() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Architecture", 1)[1].split("\n## ", 1)[0]
+    for path in PKG.rglob("*.py"):
+        if path.name == "__init__.py" and path.parent != PKG:
+            continue
+        folder = path.parent.relative_to(PKG).as_posix()
+        assert path.name in section, f"README Architecture does not name {folder}/{path.name}"
+        if folder != ".":
+            assert f"ner_lightning/{folder}/" in section, folder

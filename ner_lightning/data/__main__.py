@@ -11,9 +11,9 @@ import time
 import hydra
 from omegaconf import DictConfig
 
-from ner_lightning.cli import check_config, hydra_entry, run_cli
-from ner_lightning.config import config_dir
 from ner_lightning.data.datamodule import NerDataModule
+from ner_lightning.runs.cli import check_config, hydra_entry, run_cli
+from ner_lightning.runs.config import config_dir
 
 
 def summarize(cfg: DictConfig) -> dict:

@@ -8,10 +8,9 @@ from collections.abc import Callable, Iterator, Sequence
 import torch
 from torch.utils.data import Sampler
 
+from ner_lightning.base.labels import IGNORE_INDEX
 from ner_lightning.data.features import pack_items
 from ner_lightning.errors import ConfigError
-
-IGNORE_INDEX = -100
 
 
 def collate_batch(items: Sequence[dict[str, list[int]]]) -> dict[str, torch.Tensor]:

@@ -207,7 +207,7 @@ class NerDataModule(L.LightningDataModule):
             if name == "train" and known is None:
                 known = set(stats.entities)
         if self.vocab is None and self.tokenizer:
-            from ner_lightning.pretrained import load_tokenizer
+            from ner_lightning.assets.pretrained import load_tokenizer
 
             self.vocab = PretrainedCharVocab.from_tokenizer(load_tokenizer(self.tokenizer), self.tokenizer)
         if self.vocab is None:

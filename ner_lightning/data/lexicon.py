@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ner_lightning.data.corpora import package_file
+from ner_lightning.base.packages import package_file
 from ner_lightning.errors import ConfigError, DataError
 
 BEGIN, MIDDLE, END, SINGLE = 0, 1, 2, 3  # SoftLexicon sets, in this order in every feature tensor

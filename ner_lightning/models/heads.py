@@ -12,7 +12,7 @@ from typing import Literal
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ner_lightning.data.collate import IGNORE_INDEX
+from ner_lightning.base.labels import IGNORE_INDEX
 from ner_lightning.errors import ConfigError
 from ner_lightning.models.crf import CRF, allowed_transitions
 

@@ -14,9 +14,9 @@ from torchmetrics import MaxMetric
 from typing_extensions import override
 
 from ner_lightning.errors import ConfigError, number
-from ner_lightning.metrics import SEQEVAL_MODE, confusion_matrix, entity_scores, gather_rows, token_accuracy
 from ner_lightning.models.encoders import BiLSTMEncoder
 from ner_lightning.models.heads import build_head
+from ner_lightning.models.metrics import SEQEVAL_MODE, confusion_matrix, entity_scores, gather_rows, token_accuracy
 from ner_lightning.models.transformer import TransformerEncoder
 
 GROUPS = ("embeddings", "encoder", "head", "crf")
@@ -68,7 +68,7 @@ def pretrained_char_embeddings(source: str, itos: list[str]) -> Tensor:
     """``(len(itos), dim)`` initial embeddings for a character vocabulary (``[PAD]`` row zero)."""
     if source != "lac":
         raise ConfigError(f"model.encoder.pretrained_embeddings={source!r}: expected 'lac' or null")
-    from ner_lightning.offline.lac import lac_embeddings
+    from ner_lightning.assets.lac import lac_embeddings
 
     table, found = lac_embeddings(itos)
     table[0] = 0.0

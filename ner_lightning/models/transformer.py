@@ -13,8 +13,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ner_lightning.assets.pretrained import load_model, model_from_config
 from ner_lightning.errors import ConfigError
-from ner_lightning.pretrained import load_model, model_from_config
 
 
 class TransformerEncoder(nn.Module):

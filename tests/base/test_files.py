@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from ner_lightning.base.files import TEMP_PREFIX, atomic_open, atomic_write_text, remove_stale_temps
-from ner_lightning.callbacks import AtomicCheckpointIO
 from ner_lightning.errors import DiskFullError
+from ner_lightning.runs.callbacks import AtomicCheckpointIO
 
 SHM = Path("/dev/shm")
 

@@ -81,7 +81,7 @@ def test_wheel_carries_the_config(tmp_path: Path) -> None:
         names = set(zf.namelist())
         assert {"ner_lightning/conf/config.yaml", "ner_lightning/conf/data/msra.yaml"} <= names
         zf.extractall(tmp_path / "site")
-    code = "from ner_lightning.config import config_dir; print(config_dir())"
+    code = "from ner_lightning.runs.config import config_dir; print(config_dir())"
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

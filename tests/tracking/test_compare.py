@@ -107,7 +107,7 @@ def test_transition_heatmap_scales_to_learned_values_and_masks_illegal_cells() -
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from ner_lightning.plots import heatmap
+    from ner_lightning.runs.plots import heatmap
 
     matrix = np.array([[0.5, -10000.0], [-2.0, 1.5]])
     fig, ax = plt.subplots()
@@ -120,7 +120,7 @@ def test_transition_heatmap_scales_to_learned_values_and_masks_illegal_cells() -
 
 def test_budget_counts_whole_epochs_and_the_part_a_cap_stopped(tmp_path: Path) -> None:
     """A 55-min cap stopped in the 6th epoch: Lightning's current_epoch says 6, the row says 5 + the batches done."""
-    from ner_lightning.records import _steps_from_log, budget_text
+    from ner_lightning.runs.records import _steps_from_log, budget_text
 
     b = {"max_epochs": 25, "steps_per_epoch": 761, "steps_done": 3988, "train_sentences": 48658, "wall_s": 3300}
     b.update(max_time="00:00:55:00", stopped_by="max_time")

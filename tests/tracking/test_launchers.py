@@ -14,7 +14,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
-from ner_lightning.config import config_dir
+from ner_lightning.runs.config import config_dir
 from tests.helpers import run_entry
 
 

@@ -11,7 +11,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
-from ner_lightning.config import config_dir
+from ner_lightning.runs.config import config_dir
 
 Compose = Callable[..., DictConfig]
 

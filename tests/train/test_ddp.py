@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ner_lightning.metrics import gather_rows
+from ner_lightning.models.metrics import gather_rows
 from tests.helpers import record_args, run_entry, trained_sentences
 
 

@@ -121,7 +121,7 @@ def test_last_checkpoint_links_to_an_identical_best_and_never_overwrites_it(
     real save of last.ckpt replaces the link, leaving the best file as it was."""
     import torch
 
-    from ner_lightning.tracking import disk_use
+    from ner_lightning.runs.tracking import disk_use
 
     run = tmp_path / "run"
     args = [*_args(mini_corpus), "data.batch_size=16", "trainer.max_epochs=1", f"hydra.run.dir={run}"]
@@ -157,7 +157,7 @@ def test_mid_epoch_save_under_ddp_follows_rank_0(tmp_path: Path, rank0_says: boo
 
     from lightning.pytorch.trainer.states import TrainerFn
 
-    from ner_lightning.callbacks import RunCheckpoint
+    from ner_lightning.runs.callbacks import RunCheckpoint
 
     ckpt = RunCheckpoint(dirpath=tmp_path, last_every_minutes=1e-9)  # this process's clock: always due
     asked: list[bool] = []
@@ -177,7 +177,7 @@ def test_mid_epoch_save_under_ddp_follows_rank_0(tmp_path: Path, rank0_says: boo
 def test_progress_bar_shows_f1_in_percent_like_the_epoch_lines() -> None:
     from types import SimpleNamespace
 
-    from ner_lightning.console import progress_bar
+    from ner_lightning.runs.console import progress_bar
 
     trainer = SimpleNamespace(loggers=[], progress_bar_metrics={"val/f1": 0.0252, "train/loss_step": 549.2})
     shown = progress_bar().get_metrics(trainer, None)

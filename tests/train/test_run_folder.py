@@ -13,7 +13,7 @@ import pytest
 from helpers import corpus_args, run_entry
 from omegaconf import OmegaConf
 
-from ner_lightning.run_folder import RunFolderClaim, recipe_changes
+from ner_lightning.runs.folder import RunFolderClaim, recipe_changes
 
 
 def _args(corpus: dict[str, Path]) -> list[str]:

@@ -15,7 +15,8 @@ from omegaconf import DictConfig, open_dict
 
 from ner_lightning.errors import ConfigError, TrainingDiverged
 from ner_lightning.evaluate import evaluate
-from ner_lightning.train import build_datamodule, build_model, train
+from ner_lightning.runs.build import build_datamodule, build_model
+from ner_lightning.train import train
 
 Compose = Callable[..., DictConfig]
 

@@ -12,7 +12,7 @@ from ner_lightning.errors import EncoderError
 
 def _e5(prune: bool) -> Callable[[], str]:
     def convert() -> str:
-        from ner_lightning.offline.e5 import ensure_e5
+        from ner_lightning.assets.e5 import ensure_e5
 
         return ensure_e5(prune)
 

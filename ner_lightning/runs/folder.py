@@ -203,17 +203,17 @@ class RunFolderClaim(_HydraCallback):
         ckpt = config.get("ckpt_path")
         if ckpt and folder in Path(str(ckpt)).resolve().parents:
             return  # resuming in the run's own folder, named explicitly
-        from ner_lightning.cli import fail
-
         try:
             folder.mkdir(parents=True, exist_ok=True)
             probe = folder / ".write-probe"
             probe.touch()
             probe.unlink()
         except (FileExistsError, NotADirectoryError):
-            fail(f"hydra.run.dir={folder}: is a file (or lies under one), not a folder; choose another run folder")
+            raise ConfigError(
+                f"hydra.run.dir={folder}: is a file (or lies under one), not a folder; choose another run folder"
+            ) from None
         except PermissionError:
-            fail(f"hydra.run.dir={folder}: not writable; choose a run folder you can write to")
+            raise ConfigError(f"hydra.run.dir={folder}: not writable; choose a run folder you can write to") from None
         found = _holds_run(folder)
         try:
             if not found:
@@ -221,7 +221,7 @@ class RunFolderClaim(_HydraCallback):
         except FileExistsError:
             found = ["train.log"]
         if found:
-            fail(
+            raise ConfigError(
                 f"hydra.run.dir={folder}: this folder already holds a run ({', '.join(found)}); start the new run "
                 "in another folder, or resume that one with ckpt_path=<folder>/checkpoints/last.ckpt"
             )

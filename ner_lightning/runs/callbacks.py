@@ -267,7 +267,7 @@ class RunFiles(Callback):
         if _takes_images(trainer):
             import matplotlib.pyplot as plt
 
-            from ner_lightning.plots import heatmap_figure
+            from ner_lightning.runs.plots import heatmap_figure
 
             fig = heatmap_figure(trans.numpy(), labels, f"CRF transitions, epoch {trainer.current_epoch}")
             _log_figure(trainer, "crf/transitions", fig, trainer.global_step)
@@ -298,7 +298,7 @@ class RunFiles(Callback):
             return
         import matplotlib.pyplot as plt
 
-        from ner_lightning.plots import confusion_figure
+        from ner_lightning.runs.plots import confusion_figure
 
         labels = list(pl_module.labels)  # type: ignore[attr-defined]
         fig = confusion_figure(matrix, labels, "Test tokens: gold (rows) vs predicted (columns), row-normalised")

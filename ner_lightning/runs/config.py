@@ -14,8 +14,8 @@ def config_dir() -> str:
     Raises:
         FileNotFoundError: when neither exists (a broken install).
     """
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "conf", here.parent / "conf"):
+    package = Path(__file__).resolve().parents[1]  # ner_lightning/
+    for candidate in (package / "conf", package.parent / "conf"):
         if (candidate / "config.yaml").is_file():
             return str(candidate)
-    raise FileNotFoundError(f"no Hydra config found next to {here} (expected conf/config.yaml)")
+    raise FileNotFoundError(f"no Hydra config found next to {package} (expected conf/config.yaml)")

@@ -17,7 +17,7 @@ import yaml
 
 from ner_lightning.base.files import atomic_write_text
 
-_REPO = Path(__file__).resolve().parents[1]
+_REPO = Path(__file__).resolve().parents[2]
 
 
 def _git(*args: str) -> str | None:
