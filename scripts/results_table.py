@@ -166,6 +166,22 @@ def benchmark_rows(records: list[tuple[str, dict]]) -> list[str]:
                 )
             ratios = ", ".join(f"{k} {v}" for k, v in res.items() if "ratio" in k)
             lines += ["", f"Per-unit ratios (1.0 = linear): {ratios}."]
+        elif kind == "lexicon":
+            load, setup, pred = res["load"], res["setup"], res.get("predict")
+            lines += [
+                "| measure | figure | target |",
+                "|---|---|---|",
+                f"| jieba lexicon: load + matcher ({load['words']:,} words) | {load['load_s']:.2f} s, "
+                f"{load['load_mb']:.0f} MB | <= 5 s, <= 200 MB |",
+                f"| MSRA data setup, plain -> bigrams + SoftLexicon | {setup['plain']['setup_s']:.2f} s -> "
+                f"{setup['features']['setup_s']:.2f} s ({setup['ratio']:.2f}x) | <= 2x |",
+            ]
+            if pred:
+                lines.append(
+                    f"| predict {pred['sentences']:,} MSRA test sentences, batch 64: share spent on features | "
+                    f"{pred['features_s']:.2f} of {pred['predict_s']:.2f} s "
+                    f"({100 * pred['features_share']:.1f} %) | <= 20 % |"
+                )
         lines.append("")
     return lines
 

@@ -282,10 +282,14 @@ def read_cluener(path: str | Path, stats: ReadStats | None = None, scheme: str =
                     if not (isinstance(pos, list) and len(pos) == 2 and all(type(p) is int for p in pos)):
                         raise DataError(f"{where}: {typ} {entity!r}: position {pos!r} is not [start, end]")
                     start, end = pos
-                    if start < 0 or end < start or end >= len(text) or text[start : end + 1] != entity:
+                    if end >= len(text):  # checked first: slicing would clamp, and a huge end would hang later
                         raise DataError(
-                            f"{where}: {typ} {entity!r} at [{start}, {end}] does not match the text of "
-                            f"{len(text)} characters ({text[max(start, 0) : min(end + 1, len(text))][:40]!r})"
+                            f"{where}: {typ} {entity!r} at [{start}, {end}] ends past the text ({len(text)} characters)"
+                        )
+                    if start < 0 or end < start or text[start : end + 1] != entity:
+                        raise DataError(
+                            f"{where}: {typ} {entity!r} at [{start}, {end}] does not match the text "
+                            f"({text[max(start, 0) : end + 1]!r})"
                         )
                     spans.append((typ, start, end + 1))
         spans = _resolve_overlaps(spans, stats)
