@@ -24,7 +24,7 @@ from typing import Any
 import hydra
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from omegaconf import DictConfig
 from pydantic import BaseModel
 
@@ -110,6 +110,9 @@ async def one_line_validation_error(request: Request, exc: RequestValidationErro
     """FastAPI's validation errors (not JSON, wrong types) as ``{"detail": "<where>: <what>"}``, HTTP 422."""
     first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
     where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
+    if first.get("type") == "json_invalid":  # its location is a character position, not a field
+        position = next((p for p in first.get("loc", ()) if isinstance(p, int)), None)
+        where = "body" + (f" (at character {position})" if position is not None else "")
     hint = ' (expected {"texts": ["...", ...]})'
     return JSONResponse({"detail": f"{where}: {first.get('msg', 'invalid')}{hint}"}, status_code=422)
 
@@ -150,6 +153,12 @@ def build_app(
         except RequestTimeout as err:
             raise HTTPException(status_code=503, detail=str(err)) from None
 
+    model_types = [label[2:] for label in tagger.labels if label.startswith("B-")]
+
+    @app.get("/favicon.ico")
+    async def favicon() -> Response:
+        return Response(status_code=204)  # no icon, and no 404 in the browser's console
+
     @app.get("/health")
     async def health() -> dict[str, Any]:
         return {"status": "ok", "batches": batcher.batches, "requests": batcher.requests}
@@ -163,7 +172,8 @@ def build_app(
         try:
             body = await request.json()
             docs = body["docs"]
-            palette = colours([e["type"] for d in docs for e in d["entities"]])
+            # the model's types in label order first: the legend keeps one order from request to request
+            palette = colours([*model_types, *(e["type"] for d in docs for e in d["entities"])])
             html = "".join(f'<div class="doc">{marks_html(d["text"], d["entities"], palette)}</div>' for d in docs)
         except Exception as err:  # noqa: BLE001 - any malformed body is the client's
             return JSONResponse({"detail": f"expected {{'docs': [{{text, entities}}]}} ({type(err).__name__})"}, 422)

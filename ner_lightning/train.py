@@ -40,6 +40,7 @@ def check_device(cfg: DictConfig) -> None:
         raise DeviceError(
             f"no CUDA GPU found for trainer={choice} (trainer.accelerator={accelerator}); "
             "use trainer=cpu on this machine"
+            + ("; to try DDP on CPUs: trainer=ddp trainer.accelerator=cpu trainer.devices=2" if choice == "ddp" else "")
         )
 
 

@@ -165,6 +165,7 @@ CASES: list[Case] = [
     _cfg("unknown config group option", "model/nonexistent'; available: bert_crf", "model=nonexistent"),
     _cfg("override parse error", "cannot parse the override 'optimizer.lr=['", "optimizer.lr=["),
     _cfg("GPU trainer without GPU", "trainer=rtx4090", "trainer=rtx4090"),
+    _cfg("DDP trainer without GPU", "trainer=ddp trainer.accelerator=cpu", "trainer=ddp"),
     _cfg("scheduler interval", "scheduler.interval", "scheduler=onecycle", "scheduler.interval=hour"),
     # ---- checkpoints ----
     _ev("checkpoint missing", "nope.ckpt: no such checkpoint", "ckpt_path={tmp}/nope.ckpt"),

@@ -8,18 +8,20 @@ from ner_lightning.inference.render import STYLE
 SCRIPT = """
 async function tag() {
   const status = document.getElementById('status');
+  const result = document.getElementById('result'), legend = document.getElementById('legend');
+  const fail = (detail) => { status.textContent = 'error: ' + detail; result.innerHTML = ''; legend.innerHTML = ''; };
   const texts = document.getElementById('text').value.split('\\n').filter(t => t.trim());
   if (!texts.length) { status.textContent = 'type some text first'; return; }
   status.textContent = 'tagging...';
   const post = (url, body) => fetch(url, {method: 'POST', headers: {'Content-Type': 'application/json'},
                                           body: JSON.stringify(body)}).then(r => r.json().then(j => [r.ok, j]));
   const [ok, found] = await post('/predict', {texts});
-  if (!ok) { status.textContent = 'error: ' + found.detail; return; }
+  if (!ok) { fail(found.detail); return; }
   const docs = texts.map((text, i) => ({text, entities: found.entities[i]}));
   const [ok2, shown] = await post('/render', {docs});
-  if (!ok2) { status.textContent = 'error: ' + shown.detail; return; }
-  document.getElementById('result').innerHTML = shown.html;
-  document.getElementById('legend').innerHTML = Object.entries(shown.legend).map(
+  if (!ok2) { fail(shown.detail); return; }
+  result.innerHTML = shown.html;
+  legend.innerHTML = Object.entries(shown.legend).map(
     ([t, c]) => `<span style="background:${c}">${t}</span>`).join('');
   const n = found.entities.reduce((a, e) => a + e.length, 0);
   status.textContent = `${n} entities in ${texts.length} text(s)`;

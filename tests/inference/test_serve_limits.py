@@ -113,3 +113,19 @@ def test_passes_take_requests_round_robin() -> None:
     first = batcher.next_pass()
     assert [(j is big, i) for j, i in first] == [(True, 0), (False, 0)]  # 9 chars: the small one rides along
     loop.close()
+
+
+def test_invalid_json_names_the_body_not_a_field(limited: str) -> None:
+    reply = httpx.post(f"{limited}/predict", content=b'{"texts": ["a",]}', headers={"Content-Type": "application/json"})
+    detail = reply.json()["detail"]
+    assert reply.status_code == 422 and detail.startswith("body (at character") and not detail[0].isdigit()
+
+
+def test_favicon_and_a_stable_legend(limited: str) -> None:
+    assert httpx.get(f"{limited}/favicon.ico").status_code == 204
+    legends = []
+    for entities in ([{"type": "PER", "start": 0, "end": 1, "text": "李"}], [{"type": "LOC", "start": 0, "end": 1,
+                                                                           "text": "李"}]):  # fmt: skip
+        reply = httpx.post(f"{limited}/render", json={"docs": [{"text": "李", "entities": entities}]})
+        legends.append(list(reply.json()["legend"]))
+    assert legends[0] == legends[1]  # the model's label order, whatever types a request holds
