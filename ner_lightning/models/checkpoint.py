@@ -66,9 +66,7 @@ def load_checkpoint(ckpt_path: str | Path, map_location: str = "cpu") -> Tagger:
         raise
     except Exception as err:  # noqa: BLE001 - anything else means the file is not one of our checkpoints
         raise _reason(ckpt_path, err) from None
-    bad = next(
-        (name for name, p in model.state_dict().items() if p.is_floating_point() and not p.isfinite().all()), None
-    )
+    bad = next((name for name, p in model.named_parameters() if not p.isfinite().all()), None)
     if bad is not None:
         raise CheckpointError(f"{ckpt_path}: weight {bad} holds NaN or infinite values (a diverged run?); refusing it")
     return model

@@ -91,8 +91,13 @@ class RunCheckpoint(ModelCheckpoint):
         weights on disk); at any other step it is a real file (Lightning would link to an older top-k file). Either
         way the new ``last.ckpt`` replaces the old one in one rename (:class:`AtomicCheckpointIO`,
         :meth:`_link_checkpoint`): a real save replaces a link itself, never writes through it."""
+        import os
+
         link = self.save_last == "link"
         same_step = bool(self._last_checkpoint_saved) and self._last_global_step_saved == trainer.global_step
+        last = self.format_checkpoint_name(monitor_candidates, self.CHECKPOINT_NAME_LAST)
+        if os.path.lexists(last):  # ours (a resumed run's too): replace it, never write last-v1.ckpt beside it
+            self.last_model_path = last
         if link and not same_step:
             self.save_last = True
             try:
@@ -231,8 +236,8 @@ class DivergenceGuard(Callback):
 
 
 def weights_finite(module: torch.nn.Module) -> bool:
-    """Whether every floating-point parameter and buffer of ``module`` is finite."""
-    return all(bool(t.isfinite().all()) for t in module.state_dict().values() if t.is_floating_point())
+    """Whether every parameter of ``module`` is finite (metric states such as the best F1 start at -inf)."""
+    return all(bool(p.isfinite().all()) for p in module.parameters())
 
 
 def _log_figure(trainer: L.Trainer, key: str, fig: Any, step: int) -> None:

@@ -197,6 +197,9 @@ class RunFolderClaim(_HydraCallback):
     error line — Hydra would otherwise overwrite the other run's saved config."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        # Hydra turns an exception raised in a callback into a warning and runs on: this one exits (one line)
+        from ner_lightning.runs.cli import fail
+
         if config.get("task_name") != "train" or rank():
             return
         folder = Path(str(config.hydra.run.dir)).resolve()
@@ -209,11 +212,9 @@ class RunFolderClaim(_HydraCallback):
             probe.touch()
             probe.unlink()
         except (FileExistsError, NotADirectoryError):
-            raise ConfigError(
-                f"hydra.run.dir={folder}: is a file (or lies under one), not a folder; choose another run folder"
-            ) from None
+            fail(f"hydra.run.dir={folder}: is a file (or lies under one), not a folder; choose another run folder")
         except PermissionError:
-            raise ConfigError(f"hydra.run.dir={folder}: not writable; choose a run folder you can write to") from None
+            fail(f"hydra.run.dir={folder}: not writable; choose a run folder you can write to")
         found = _holds_run(folder)
         try:
             if not found:
@@ -221,7 +222,7 @@ class RunFolderClaim(_HydraCallback):
         except FileExistsError:
             found = ["train.log"]
         if found:
-            raise ConfigError(
+            fail(
                 f"hydra.run.dir={folder}: this folder already holds a run ({', '.join(found)}); start the new run "
                 "in another folder, or resume that one with ckpt_path=<folder>/checkpoints/last.ckpt"
             )
