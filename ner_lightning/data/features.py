@@ -161,16 +161,6 @@ class FeatureVocab(CharVocab):
         return self._word_of
 
     # ---- encoding ---------------------------------------------------------------------------------------------
-    def encode_parts(self, chars: Sequence[str]) -> dict[str, Any]:
-        """``input_ids``, and ``bigram_ids`` / ``lex`` (``(codes, words)`` sorted by code) when those are on."""
-        out: dict[str, Any] = {"input_ids": super().encode(chars)}
-        if self.bigram_stoi is not None:
-            out["bigram_ids"] = [self.bigram_stoi.get(b, 1) for b in bigrams_of(chars)]
-        if self.lexicon is not None:
-            table = np.asarray(self.matcher.matches("".join(chars)), dtype=np.int64).reshape(-1, 3)
-            out["lex"] = soft_lexicon_entries(table[:, 0], table[:, 1], self.word_of[table[:, 2]])
-        return out
-
     def split_matches(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """SoftLexicon memberships of many texts, flat: ``(offsets, codes, words)`` (see :class:`EncodedSplit`)."""
         if self._matched is not None and self._matched[0] == texts:
@@ -185,11 +175,7 @@ class FeatureVocab(CharVocab):
 
     def encode_item(self, chars: Sequence[str]) -> dict[str, Any]:
         """One item as a batch wants it: ``input_ids``, ``bigram_ids``, ``lex_ids`` ``(len, 4, K)``."""
-        parts = self.encode_parts(chars)
-        if "lex" in parts:
-            codes, words = parts.pop("lex")
-            parts["lex_ids"] = dense_sets(len(chars), codes, words, NONE_ID)
-        return parts
+        return self.encode_batch([chars])[0]
 
     def bigram_ids(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """``(ids, offsets)``: the bigram id of every character of the texts laid end to end (1 = unknown)."""
@@ -201,17 +187,20 @@ class FeatureVocab(CharVocab):
         return np.where(known[at] == codes, self._bigram_ids[at], 1), offsets
 
     def encode_batch(self, texts: Sequence[Sequence[str]]) -> list[dict[str, Any]]:
-        """:meth:`encode_item` of many texts, the lexicon matched for all of them at once."""
-        if self.lexicon is None:
-            return [self.encode_item(t) for t in texts]
-        bounds, codes, words = self.split_matches(["".join(t) for t in texts])
+        """:meth:`encode_item` of many texts, their bigrams and lexicon matches computed for all at once."""
+        joined = ["".join(t) for t in texts]
+        if self.bigram_stoi is not None:
+            bigram_flat, bigram_offsets = self.bigram_ids(joined)
+        if self.lexicon is not None:
+            bounds, codes, words = self.split_matches(joined)
         items = []
         for k, chars in enumerate(texts):
             item: dict[str, Any] = {"input_ids": CharVocab.encode(self, chars)}
             if self.bigram_stoi is not None:
-                item["bigram_ids"] = [self.bigram_stoi.get(b, 1) for b in bigrams_of(chars)]
-            a, b = bounds[k], bounds[k + 1]
-            item["lex_ids"] = dense_sets(len(chars), codes[a:b], words[a:b], NONE_ID)
+                item["bigram_ids"] = bigram_flat[bigram_offsets[k] : bigram_offsets[k + 1]]
+            if self.lexicon is not None:
+                a, b = bounds[k], bounds[k + 1]
+                item["lex_ids"] = dense_sets(len(chars), codes[a:b], words[a:b], NONE_ID)
             items.append(item)
         return items
 
