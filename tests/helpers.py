@@ -164,3 +164,28 @@ def trained_sentences(path: Path, epoch: int) -> list[int]:
             if int(e) == epoch:
                 out += [int(i) for i in ids]
     return out
+
+
+def ctrl_c_at_marker(args: list[str], cwd: Path, marker: Path) -> tuple[int, str]:
+    """Start ``python -m ner_lightning.train ARGS`` (``tests/`` importable, one thread), press Ctrl-C (SIGINT) once
+    ``marker`` appears (a :class:`PauseAtStep` holds the run there); returns ``(exit status, console)``."""
+    import os
+    import signal
+
+    tests = str(Path(__file__).parent)
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")]),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ner_lightning.train", *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        # a shell's background job (`bash .ci/run &`) starts with SIGINT ignored, and Python then never turns it
+        # into KeyboardInterrupt: give the run the terminal's default, as for a user pressing Ctrl-C
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    wait_for(marker, proc)
+    proc.send_signal(signal.SIGINT)
+    out = proc.communicate(timeout=300)[0].decode()
+    return proc.returncode, out

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from helpers import corpus_args, pause_args, record_args, run_entry, trained_sentences, wait_for
+from helpers import corpus_args, ctrl_c_at_marker, pause_args, record_args, run_entry, trained_sentences, wait_for
 
 
 def _args(corpus: dict[str, Path]) -> list[str]:
@@ -28,22 +27,10 @@ def test_sigint_keeps_a_resumable_checkpoint_and_resume_continues_in_the_run_fol
     mini_corpus: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     run, marker, batches = tmp_path / "run", tmp_path / "paused", tmp_path / "batches"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": _tests_path()}
-    cmd = [sys.executable, "-m", "ner_lightning.train", *_args(mini_corpus), "trainer.max_epochs=50"]
-    cmd += [
-        *record_args(batches),
-        *pause_args(100, marker),
-    ]  # step 100 = batch 30 of epoch 1, after the first validation (a best to score)
-    proc = subprocess.Popen(
-        [*cmd, f"hydra.run.dir={run}"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        # a shell's background job (`bash .ci/run &`) starts with SIGINT ignored, and Python then never turns it
-        # into KeyboardInterrupt: give the run the terminal's default, as for a user pressing Ctrl-C
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )  # fmt: skip
-    wait_for(marker, proc)
-    proc.send_signal(signal.SIGINT)
-    out = proc.communicate(timeout=300)[0].decode()
-    assert proc.returncode == 130, out[-3000:]
+    args = [*_args(mini_corpus), "trainer.max_epochs=50", *record_args(batches)]
+    # step 100 = batch 30 of epoch 1, after the first validation (a best to score)
+    code, out = ctrl_c_at_marker([*args, *pause_args(100, marker), f"hydra.run.dir={run}"], tmp_path, marker)
+    assert code == 130, out[-3000:]
     assert (run / "checkpoints" / "last.ckpt").is_file()
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["run"]["budget"]["stopped_by"] == "interrupted" and "test/f1" in metrics

@@ -5,14 +5,13 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from helpers import corpus_args, pause_args, run_entry, wait_for
+from helpers import corpus_args, ctrl_c_at_marker, pause_args, run_entry
 
 
 def test_slurm_launcher_without_slurm_is_one_line_and_leaves_nothing(
@@ -32,22 +31,9 @@ def test_slurm_launcher_without_slurm_is_one_line_and_leaves_nothing(
 
 def test_ctrl_c_before_the_first_validation_still_writes_metrics(mini_corpus: dict[str, Path], tmp_path: Path) -> None:
     run, marker = tmp_path / "run", tmp_path / "paused"
-    tests = str(Path(__file__).parents[1])
-    env = {
-        **os.environ,
-        "OMP_NUM_THREADS": "1",
-        "PYTHONPATH": os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")]),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ner_lightning.train", *corpus_args(mini_corpus, 16), "data.batch_size=2",
-         *pause_args(5, marker), f"hydra.run.dir={run}"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )  # fmt: skip
-    wait_for(marker, proc)
-    proc.send_signal(signal.SIGINT)
-    out = proc.communicate(timeout=300)[0].decode()
-    assert proc.returncode == 130, out[-3000:]
+    args = [*corpus_args(mini_corpus, 16), "data.batch_size=2", *pause_args(5, marker), f"hydra.run.dir={run}"]
+    code, out = ctrl_c_at_marker(args, tmp_path, marker)
+    assert code == 130, out[-3000:]
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["run"]["budget"]["stopped_by"] == "interrupted" and metrics["global_step"] == 5
     assert "test/f1" not in metrics and "resume with:" in out
