@@ -126,3 +126,12 @@ def test_a_sidecar_that_does_not_match_its_graph_is_one_line(
     assert code == 2 and stderr.strip().startswith("error:") and len(stderr.strip().splitlines()) == 1, stderr
     # the untouched pair still loads and tags
     assert OnnxPredictor(exported).predict(["北京"]) is not None
+
+
+def test_a_scheme_alias_is_the_same_scheme(bilstm_ckpt: Path) -> None:
+    """``data.scheme=IOB2`` on a BIO checkpoint is that checkpoint's scheme (evaluate compared upper-cased names)."""
+    model = load_checkpoint(bilstm_ckpt)
+    assert model.hparams.scheme == "BIO"
+    datamodule_from_settings(model.hparams, {"scheme": "IOB2"}, "x")  # no error
+    with pytest.raises(ConfigError, match="data.scheme=BIOES"):
+        datamodule_from_settings(model.hparams, {"scheme": "BIOES"}, "x")
