@@ -22,7 +22,14 @@ from omegaconf import DictConfig, OmegaConf
 from ner_lightning.base.files import atomic_write_text, remove_stale_temps
 from ner_lightning.errors import ConfigError, DeviceError, NerError, TrainingDiverged, number, positive_int
 from ner_lightning.runs.build import build_datamodule, build_model
-from ner_lightning.runs.callbacks import AtomicCheckpointIO, DivergenceGuard, RunFiles, TrainThroughput, finite_metrics
+from ner_lightning.runs.callbacks import (
+    AtomicCheckpointIO,
+    DivergenceGuard,
+    RunFiles,
+    TrainThroughput,
+    finite_metrics,
+    weights_finite,
+)
 from ner_lightning.runs.cli import check_config, hydra_entry, run_cli
 from ner_lightning.runs.config import config_dir
 from ner_lightning.runs.console import RunReport, close_file_log, log_to_file, progress_bar, quiet, test_line
@@ -42,13 +49,6 @@ def check_device(cfg: DictConfig) -> None:
             "use trainer=cpu on this machine"
             + ("; to try DDP on CPUs: trainer=ddp trainer.accelerator=cpu trainer.devices=2" if choice == "ddp" else "")
         )
-
-
-def finite_checkpoint(path: str) -> bool:
-    """Whether the checkpoint at ``path`` holds only finite weights."""
-    state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
-    # the weights; metric states (the best F1 starts at -inf) are not weights
-    return all(bool(t.isfinite().all()) for k, t in state.items() if t.is_floating_point() and "f1_best" not in k)
 
 
 def check_values(cfg: DictConfig) -> None:
@@ -153,14 +153,14 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     if "val/f1_best" in last:
         metrics["val/f1_best"] = last["val/f1_best"]
     ckpt = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-    if guard.message and ckpt and not finite_checkpoint(ckpt):
-        ckpt = ""  # diverged before any finite state was validated
+    if ckpt:  # the best weights only (a ckpt_path= here would also roll the callbacks back to that epoch)
+        model.load_state_dict(torch.load(ckpt, map_location=model.device, weights_only=True)["state_dict"])
+        if guard.message and not weights_finite(model):
+            ckpt = ""  # diverged before any finite state was validated
     if guard.message:
         rank_zero_info(f"{guard.message}; last good checkpoint: {ckpt or 'none'}{'; scoring it on test' * bool(ckpt)}")
     if interrupted and not ckpt:
         rank_zero_info("no validated checkpoint yet: nothing to score on test")
-    if ckpt:  # the best weights only (a ckpt_path= here would also roll the callbacks back to that epoch)
-        model.load_state_dict(torch.load(ckpt, map_location=model.device, weights_only=True)["state_dict"])
     if ckpt and "val" in dm.datasets:
         trainer.validate(model, datamodule=dm, verbose=False)
         metrics.update(
