@@ -15,6 +15,10 @@ CPU; the CRF runs in float32 either way) as a third, interleaved model: ``train_
 same packed fp32 step, and how far its BiLSTM outputs are from float32 (``<recipe>_bf16_max_abs_diff``): not exact.
 
     python benchmarks/train_speed.py [--threads 1 --batches 12 --rounds 3 --recipes baseline optimized] [--bf16]
+
+``--fused`` (with ``--bf16``) adds the bf16 step with fused Adam (``optimizer.fused=true``, one kernel per step
+instead of a dozen passes over every parameter): ``fused_adam_speedup_<recipe>_bf16`` against the default Adam.
+``--recipes lexicon`` times the character model with bigram and lexicon features.
 """
 
 from __future__ import annotations
@@ -33,12 +37,13 @@ from hydra import compose, initialize_config_dir
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import ratio, write_record  # noqa: E402
 
-from ner_lightning.data.modules import BioDataModule  # noqa: E402
-from ner_lightning.runs.build import build_model  # noqa: E402
+from ner_lightning.runs.build import build_datamodule, build_model  # noqa: E402
 from ner_lightning.runs.config import config_dir  # noqa: E402
 
 
-def recipe_batches(experiment: str, sentences: int | None, batches: int) -> tuple[object, object, list[dict]]:
+def recipe_batches(
+    experiment: str, sentences: int | None, batches: int, overrides: list[str] | tuple[str, ...] = ()
+) -> tuple[object, object, list[dict]]:
     """The recipe's config, datamodule and ``batches`` of one epoch's training batches at evenly spaced quantiles
     of padded length (seed 0)."""
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
@@ -50,9 +55,10 @@ def recipe_batches(experiment: str, sentences: int | None, batches: int) -> tupl
                 f"data.max_train_samples={sentences or 'null'}",
                 "data.max_eval_samples=64",
                 "paths.output_dir=outputs/benchmarks",
+                *overrides,
             ],
         )
-    dm = BioDataModule(**{k: v for k, v in cfg.data.items() if k != "_target_"})
+    dm = build_datamodule(cfg)
     dm.setup()
     torch.manual_seed(0)
     epoch = sorted(dm.train_dataloader(), key=lambda b: int(b["mask"].size(1)))
@@ -96,6 +102,9 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=None, help="first MSRA training sentences (default: all)")
     parser.add_argument("--recipes", nargs="+", default=["baseline", "optimized"])
     parser.add_argument("--bf16", action="store_true", help="also time the unpacked step under bf16 autocast")
+    parser.add_argument(
+        "--fused", action="store_true", help="with --bf16: also time that step with fused Adam (optimizer.fused)"
+    )
     parser.add_argument("--record", default=None, help="also write the result with commit and hardware here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -113,6 +122,8 @@ def main() -> None:
         models = {"packed": packed, "unpacked": unpacked}
         if args.bf16:
             models["unpacked_bf16"] = copy.deepcopy(unpacked)
+        if args.bf16 and args.fused:
+            models["unpacked_bf16_fused"] = copy.deepcopy(unpacked)
         with torch.no_grad():  # same numbers first (eval mode: no dropout)
             outs = [m.eval().encoder(batches[0]["input_ids"], batches[0]["mask"]) for m in (packed, unpacked)]
             assert torch.allclose(outs[0], outs[1], atol=1e-5), "packed and unpacked outputs differ"
@@ -123,13 +134,15 @@ def main() -> None:
                 diff = (low.float() - outs[0])[real].abs()
                 result[f"{experiment}_bf16_max_abs_diff"] = round(float(diff.max()), 4)
                 result[f"{experiment}_bf16_mean_abs_diff"] = round(float(diff.mean()), 5)
-        optims = {name: torch.optim.Adam(m.parameters(), lr=1e-4) for name, m in models.items()}
+        optims = {
+            name: torch.optim.Adam(m.parameters(), lr=1e-4, fused=name.endswith("fused")) for name, m in models.items()
+        }
 
         def step(name: str, batch: dict, models: dict = models, optims: dict = optims) -> float:
             model, opt = models[name], optims[name]
             model.train()
             t0 = time.perf_counter()
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=name.endswith("bf16")):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled="bf16" in name):
                 hidden = model.encoder(batch["input_ids"], batch["mask"])
                 loss = model.head.loss(hidden, batch["mask"], batch["labels"])
             opt.zero_grad()
@@ -159,6 +172,10 @@ def main() -> None:
             low = ratio(totals["packed"], totals["unpacked_bf16"])
             result[f"train_speedup_{experiment}_bf16"] = low["median"]
             result[f"train_speedup_{experiment}_bf16_spread"] = [low["min"], low["max"]]
+        if "unpacked_bf16_fused" in models:  # fused Adam against the same bf16 step with the default Adam
+            fused = ratio(totals["unpacked_bf16"], totals["unpacked_bf16_fused"])
+            result[f"fused_adam_speedup_{experiment}_bf16"] = fused["median"]
+            result[f"fused_adam_speedup_{experiment}_bf16_spread"] = [fused["min"], fused["max"]]
         result[f"{experiment}_batch_lengths"] = [min(lengths), round(statistics.mean(lengths), 1), max(lengths)]
         # the unpacked step's LSTM arithmetic alone, per second of the whole step, against this core's matmul rate:
         # near 1 means the step is bound by the LSTM's multiply-adds, not by how padding or packing is handled

@@ -223,6 +223,31 @@ CASES: list[Case] = [
         "data.lexicon={tmp}/lex.txt",
     ),  # fmt: skip
     _cfg("lexicon without the model feature", "model.encoder.lexicon=true", "data.lexicon=jieba"),
+    _cfgf(
+        "word vectors of varying width",
+        "w.vec:3: 2 values, but the header has 3",
+        {"lex.txt": "北京 3\n", "w.vec": "2 3\n北京 1 2 3\n上海 1 2\n"},
+        "model.encoder.lexicon=true",
+        "data.lexicon={tmp}/lex.txt",
+        "model.encoder.word_dim=3",
+        "model.encoder.word_vectors={tmp}/w.vec",
+    ),  # fmt: skip
+    _cfgf(
+        "word vectors narrower than the config",
+        "w.vec:1: vectors of 2 values, but model.encoder.word_dim=50",
+        {"lex.txt": "北京 3\n", "w.vec": "北京 1 2\n"},
+        "model.encoder.lexicon=true",
+        "data.lexicon={tmp}/lex.txt",
+        "model.encoder.word_vectors={tmp}/w.vec",
+    ),  # fmt: skip
+    _cfgf(
+        "bigram vectors not UTF-8",
+        "b.vec:2: not UTF-8",
+        {"b.vec": "北京 1 2\n".encode() + b"\xff 1 2\n"},
+        "model.encoder.bigrams=true",
+        "model.encoder.bigram_dim=2",
+        "model.encoder.bigram_vectors={tmp}/b.vec",
+    ),  # fmt: skip
     # ---- issue 18: train ckpt_path ----
     _cfg("resume missing checkpoint", "nope.ckpt: no such checkpoint", "ckpt_path={tmp}/nope.ckpt"),
     _cfgf(

@@ -40,6 +40,8 @@ class BiLSTMEncoder(nn.Module):
         bigram_dim: bigram embedding size.
         word_counts: the weight count of each SoftLexicon word id when the input carries word sets (``None``: none).
         word_dim: word embedding size; the four pooled sets add ``4 * word_dim`` inputs per character.
+        bigram_start: ``(bigrams, bigram_dim)`` start rows of bigram ids 2+ (``model.encoder.bigram_vectors``).
+        word_start: ``(words, word_dim)`` start rows of word ids 3+ (``model.encoder.word_vectors``).
 
     With features, ``input_ids`` is ``(batch, seq, F)``: character id, bigram id (if any), then ``4 * K`` word ids
     (sets B, M, E, S of K each; see :mod:`ner_lightning.data.features`).
@@ -60,6 +62,8 @@ class BiLSTMEncoder(nn.Module):
         bigram_dim: int = 50,
         word_counts: list[int] | None = None,
         word_dim: int = 50,
+        bigram_start: Tensor | None = None,
+        word_start: Tensor | None = None,
     ) -> None:
         super().__init__()
         if impl not in ("auto", "packed", "unpacked"):
@@ -87,6 +91,11 @@ class BiLSTMEncoder(nn.Module):
             self.word_embedding = nn.Embedding(len(word_counts), word_dim, padding_idx=0)
             self.register_buffer("word_counts", torch.tensor(word_counts, dtype=torch.float32), persistent=False)
             input_dim += 4 * word_dim
+        with torch.no_grad():  # pretrained starts: the rows after the special ids (bigrams 2+, words 3+)
+            if bigram_start is not None and self.bigram_embedding is not None:
+                self.bigram_embedding.weight[2 : 2 + len(bigram_start)] = bigram_start
+            if word_start is not None and self.word_embedding is not None:
+                self.word_embedding.weight[3 : 3 + len(word_start)] = word_start
         self.lstm = nn.LSTM(
             input_dim,
             hidden_size,

@@ -17,6 +17,7 @@ from ner_lightning.errors import ConfigError, number
 from ner_lightning.models.encoders import BiLSTMEncoder
 from ner_lightning.models.heads import build_head
 from ner_lightning.models.metrics import SEQEVAL_MODE, confusion_matrix, entity_scores, gather_rows, token_accuracy
+from ner_lightning.models.starts import feature_starts
 from ner_lightning.models.transformer import TransformerEncoder
 
 GROUPS = ("embeddings", "encoder", "head", "crf")
@@ -31,7 +32,8 @@ def build_encoder(config: dict[str, Any], vocab: dict[str, Any]) -> nn.Module:
         source = config.pop("pretrained_embeddings", None)
         if source is not None:
             config["embeddings"] = pretrained_char_embeddings(source, vocab["itos"])
-        config.update(feature_inputs(config.pop("bigrams", False), config.pop("lexicon", False), vocab))
+        starts = feature_starts(config, vocab)
+        config.update(feature_inputs(config.pop("bigrams", False), config.pop("lexicon", False), vocab), **starts)
         try:
             return BiLSTMEncoder(len(vocab["itos"]), **config)
         except TypeError as err:  # a key the encoder does not take
@@ -115,6 +117,9 @@ class Tagger(L.LightningModule):
             self.hparams["encoder"] = {**encoder, "config_dict": self.encoder.config_dict}
         if encoder.get("pretrained_embeddings"):  # the table is in the weights from now on
             self.hparams["encoder"] = {**encoder, "pretrained_embeddings": None, "source_dim": self.encoder.source_dim}
+        for key in ("bigram_vectors", "word_vectors"):  # so are these: a checkpoint never reads the source again
+            if encoder.get(key):
+                self.hparams["encoder"] = {**self.hparams["encoder"], key: None}
         head = dict(head)
         self.head = build_head(head.pop("type", "crf"), self.encoder.output_dim, self.labels, scheme, **head)
         self.val_f1_best = MaxMetric()

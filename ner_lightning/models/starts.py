@@ -1,0 +1,46 @@
+"""Start rows for the BiLSTM's bigram and word tables (``model.encoder.bigram_vectors`` / ``word_vectors``).
+
+The sources and how a token without its own vector starts are in :mod:`ner_lightning.assets.vectors`; the rows
+of the special ids (padding, ``[UNK]``, ``NONE``) keep the encoder's own initialisation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from lightning.pytorch.utilities import rank_zero_info
+from torch import Tensor
+
+END = "</s>"  # the bigram token's end-of-text half (ner_lightning.data.features.END)
+
+
+def feature_starts(config: dict[str, Any], vocab: dict[str, Any]) -> dict[str, Tensor]:
+    """Pop ``bigram_vectors`` / ``word_vectors`` from the encoder ``config``; the start tables they ask for.
+
+    Returns:
+        ``{"bigram_start": (bigrams, bigram_dim), "word_start": (words, word_dim)}`` for the sources given: the rows
+        of the vocabulary's tokens (bigram ids from 2, word ids from 3 on).
+    """
+    from ner_lightning.assets.vectors import start_table
+
+    features = vocab.get("features") or {}
+    out: dict[str, Tensor] = {}
+    for key, kind, dim_key, tokens in (
+        ("bigram_vectors", "bigrams", "bigram_dim", lambda: [t.removesuffix(END) for t in features["bigrams"]]),
+        ("word_vectors", "lexicon", "word_dim", lambda: features["lexicon"]["words"]),
+    ):
+        source = config.pop(key, None)
+        if source is None:
+            continue
+        if not config.get(kind):
+            from ner_lightning.errors import ConfigError
+
+            raise ConfigError(f"model.encoder.{key}={source}: needs model.encoder.{kind}=true")
+        table, counts = start_table(tokens(), str(source), int(config.get(dim_key, 50)), f"model.encoder.{key}")
+        rank_zero_info(
+            f"{kind} start ({source}): {counts['whole']:,} own vectors, {counts['chars']:,} from their characters, "
+            f"{counts['random']:,} random"
+        )
+        out[key.replace("_vectors", "_start")] = torch.from_numpy(table)
+    return out
