@@ -34,7 +34,13 @@ from ner_lightning.runs.cli import check_config, hydra_entry, run_cli
 from ner_lightning.runs.config import config_dir
 from ner_lightning.runs.console import RunReport, close_file_log, log_to_file, progress_bar, quiet, test_line
 from ner_lightning.runs.ddp import children_run_this_job, end_job
-from ner_lightning.runs.folder import check_fresh_folder, rank, resume_in_own_folder, task_overrides
+from ner_lightning.runs.folder import (
+    check_fresh_folder,
+    rank,
+    resume_command,
+    resume_in_own_folder,
+    task_overrides,
+)
 from ner_lightning.runs.records import budget, run_info
 from ner_lightning.runs.tracking import configure_wandb, finish_wandb
 
@@ -135,7 +141,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         )
         rank_zero_info(
             f"interrupted at step {trainer.global_step:,} (epoch {trainer.current_epoch}); resumable checkpoint: "
-            f"{last}; resume with: python -m ner_lightning.train {' '.join(task_overrides())} ckpt_path={last}"
+            f"{last}; resume with: {resume_command(task_overrides(), last)}"
         )
     if not fast and not interrupted and trainer.global_step == 0:
         raise NerError("training ran no optimizer step (no training batches?); check data.train_path and trainer.*")

@@ -135,7 +135,11 @@ def one_line(err: BaseException) -> str:
 
 
 def run_cli(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Call ``fn``; a user error anywhere in the cause chain exits with one ``error: ...`` line (status 2)."""
+    """Call ``fn`` with the console quieted (:func:`ner_lightning.runs.console.quiet`); a user error anywhere in the
+    cause chain exits with one ``error: ...`` line (status 2)."""
+    from ner_lightning.runs.console import quiet
+
+    quiet()
     try:
         return fn(*args, **kwargs)
     except Exception as err:  # noqa: BLE001 - filtered below, anything else is re-raised

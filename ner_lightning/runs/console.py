@@ -4,6 +4,8 @@ dependency warnings; and the same lines (without progress bars) in the run folde
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -27,21 +29,47 @@ _QUIET = [
 ]
 
 
+# Lightning's lines that say nothing a run's own lines do not (tests/train/test_console.py holds the list)
+_DROPPED_LINES = (
+    "GPU available:", "TPU available:", "HPU available:", "💡", "Tip:", "LitLogger", "litlogger",
+    "`Trainer.fit` stopped", "Loading `train_dataloader`", "Loading `val_dataloader`",
+)  # fmt: skip
+
+
+class _Drop(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(t in record.getMessage() for t in _DROPPED_LINES)
+
+
+class _CurrentStderr:
+    """``sys.stderr`` as it is now: a progress bar that redirects it while drawing (rich) then prints a log line
+    above itself instead of after its last cell."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def quiet() -> None:
-    """Silence dependency warnings and Lightning's tips (GPU/TPU availability, LitLogger, model-summary FLOPs)."""
+    """Silence known dependency warnings, Lightning's tips (GPU/TPU availability, LitLogger, "`Trainer.fit`
+    stopped") and the Hugging Face download/loading bars; Lightning's console lines follow ``sys.stderr``."""
     for pattern in _QUIET:
         warnings.filterwarnings("ignore", message=pattern)
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    warnings.filterwarnings("ignore", category=FutureWarning)
-
-    class _Drop(logging.Filter):
-        TIPS = ("GPU available:", "TPU available:", "HPU available:", "💡", "Tip:", "LitLogger", "litlogger")
-
-        def filter(self, record: logging.LogRecord) -> bool:
-            return not any(t in record.getMessage() for t in self.TIPS)
-
-    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
-        logging.getLogger(name).addFilter(_Drop())
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # transformers' "Loading weights" bars too
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        for handler in logging.getLogger(name).handlers:
+            if type(handler) is logging.StreamHandler and handler.stream is sys.__stderr__:
+                handler.setStream(_CurrentStderr())  # type: ignore[arg-type]
+    for name in (
+        "lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero",
+        "lightning.pytorch.trainer.connectors.signal_connector", "lightning.pytorch.trainer.trainer",
+        "lightning.pytorch.loops.fit_loop",
+    ):  # fmt: skip
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _Drop) for f in logger.filters):
+            logger.addFilter(_Drop())
 
 
 def log_to_file(path: Path) -> logging.Handler:
@@ -168,6 +196,7 @@ def progress_bar() -> Callback:
     class _PercentBar(base):  # type: ignore[valid-type, misc]
         def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
             items = super().get_metrics(trainer, pl_module)
+            items.pop("v_num", None)  # the logger's version ("ed_1"): the run folder names the run
             return {k: f"{v:.2%}" if "f1" in k and isinstance(v, float) else v for k, v in items.items()}
 
     return _PercentBar()

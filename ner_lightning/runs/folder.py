@@ -114,6 +114,11 @@ def _key(override: str) -> str:
     return str(override).split("=", 1)[0].lstrip("+~")
 
 
+def resume_command(overrides: list[str], ckpt: str) -> str:
+    """``python -m ner_lightning.train OVERRIDES ckpt_path=CKPT`` (single spaces, none of them empty)."""
+    return " ".join(["python -m ner_lightning.train", *(o for o in overrides if o), f"ckpt_path={ckpt}"])
+
+
 def _resume_command(run: Path, ckpt: str) -> str:
     """The command that resumes ``run`` with its own overrides and this call's free ones (max_epochs...)."""
     saved = run / ".hydra" / "overrides.yaml"
@@ -122,7 +127,7 @@ def _resume_command(run: Path, ckpt: str) -> str:
     extra = [o for o in task_overrides() if _free(_key(o))]  # this call's max_epochs, devices...
     replaced = {_key(o) for o in extra} | {"ckpt_path"}
     kept = [str(o) for o in OmegaConf.load(saved) if _key(o) not in replaced]
-    return "python -m ner_lightning.train " + " ".join([*kept, *extra, f"ckpt_path={ckpt}"])
+    return resume_command([*kept, *extra], ckpt)
 
 
 def resume_in_own_folder(cfg: DictConfig) -> list[str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.loggers import WandbLogger as _LightningWandbLogger
 from omegaconf import DictConfig, open_dict
 
 WANDB_HOST = "api.wandb.ai"
@@ -100,3 +101,15 @@ class SweepDiskUse(_HydraCallback):
         if folder.is_dir():
             total, ckpts = disk_use(folder)
             print(f"sweep {folder}: {total / 2**20:,.1f} MB on disk ({ckpts / 2**20:,.1f} MB checkpoints)", flush=True)
+
+
+class WandbLogger(_LightningWandbLogger):
+    """Lightning's W&B logger without its ``anonymous=None`` (W&B warns "The anonymous setting has no effect" for
+    any value it is given; Lightning always gives one)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        init = self._wandb_init  # Lightning's wandb.init arguments (tests/tracking/test_wandb.py checks it exists)
+        if init.get("anonymous", False) is None:
+            del init["anonymous"]
+
