@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ner_lightning.data.corpora import corpus_path, dev_slice, split_official
+from ner_lightning.data.corpora import CORPORA, corpus_path, dev_slice, split_official
 from ner_lightning.data.datamodule import SPLITS, NerDataModule
 from ner_lightning.data.readers import (
     TOKEN_FORMATS,
@@ -77,12 +78,25 @@ class BioDataModule(NerDataModule):
         check_file(path, key)
         return list(self._progress(read_column(path, self.encoding, self.token_format, stats), desc))
 
+    def _read_named(self, name: str) -> tuple[list[Sentence], list[Sentence], ReadStats, ReadStats]:
+        """A named corpus's official (train, test) and each one's share of the file's read counts (the counts
+        taken when its last training sentence was read belong to train, the rest to test)."""
+        path = corpus_path(name)
+        check_file(path, "data.corpus")
+        read, at_boundary = ReadStats(), ReadStats()
+        boundary = CORPORA[name].train_sentences
+        sentences: list[Sentence] = []
+        for sent in self._progress(read_column(path, self.encoding, self.token_format, read), f"reading {name}"):
+            sentences.append(sent)
+            if len(sentences) == boundary:
+                at_boundary = copy.deepcopy(read)
+        train, test = split_official(name, sentences)
+        return train, test, at_boundary, read.minus(at_boundary)
+
     def read_splits(self) -> dict[str, tuple[Iterable[Sentence], ReadStats]]:
         stats = {k: ReadStats() for k in SPLITS}
         if self.corpus is not None:
-            path = corpus_path(self.corpus)
-            read = ReadStats()
-            train, test = split_official(self.corpus, self._read(path, f"reading {self.corpus}", read))
+            train, test, stats["train"], stats["test"] = self._read_named(self.corpus)
             splits = {"train": train, "test": test}
         else:
             check_distinct(self.paths)

@@ -76,6 +76,13 @@ class ReadStats:
         if len(self.messages) < 20:
             self.messages.append(message)
 
+    def minus(self, other: ReadStats) -> ReadStats:
+        """The counts of this minus ``other`` (an earlier snapshot of the same reading); messages after it."""
+        out = ReadStats(**{k: getattr(self, k) - getattr(other, k) for k in self.as_dict()})
+        out.entities, out.unknown_types = self.entities - other.entities, self.unknown_types - other.unknown_types
+        out.messages = self.messages[len(other.messages) :]
+        return out
+
     def as_dict(self) -> dict[str, int]:
         """The counts as a plain dict (no messages, no entity counts)."""
         return {k: v for k, v in self.__dict__.items() if k not in ("messages", "entities", "unknown_types")}

@@ -121,3 +121,21 @@ def test_evaluation_batches_are_sorted_by_length(mini_corpus: dict[str, Path]) -
     assert flat == sorted(flat) and len(flat) == len(dm.datasets["test"])  # every sentence once, by length
     padded = sum(b["mask"].numel() for b in batches)
     assert padded / sum(flat) < 1.2
+
+
+def test_named_corpus_read_counts_reach_each_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A named corpus is one file holding train then test: what reading it counts goes to the split it came from
+    (the old module collected the file's counts and dropped them)."""
+    from ner_lightning.data import corpora, modules
+
+    path = tmp_path / "named.txt"
+    # position-digit tokens (data.token_format=char_digit): 3 stripped in train (2 sentences), 2 in test (1)
+    path.write_text("北0\tB-LOC\n京1\tI-LOC\n\n人0\tO\n\n上0\tB-LOC\n海1\tI-LOC\n\n", encoding="utf-8")
+    spec = corpora.CorpusSpec("x", "x", "x", train_sentences=2, train_chars=3, test_sentences=1, test_chars=2,
+                              install="-")  # fmt: skip
+    monkeypatch.setitem(corpora.CORPORA, "named", spec)
+    monkeypatch.setattr(modules, "corpus_path", lambda name: path)
+    dm = BioDataModule(corpus="named", token_format="char_digit", dev_size=0, progress=False)
+    dm.setup()
+    assert dm.stats["train"].stripped_position_digits == 3 and dm.stats["test"].stripped_position_digits == 2
+    assert dm.stats["train"].read == 2 and dm.stats["test"].read == 1
