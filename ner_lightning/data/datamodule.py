@@ -169,7 +169,7 @@ class NerDataModule(L.LightningDataModule):
             return
         # Millions of small objects are created and all stay alive: the cyclic GC would walk them again and again
         # (setup time growing faster than the corpus); it is paused while reading and the survivors are frozen
-        # (refcounting still frees them; they are only left out of later cycle searches).
+        # (refcounting still frees them; they are only left out of later cycle searches). teardown() undoes it.
         paused = gc.isenabled()
         gc.disable()
         try:
@@ -178,6 +178,13 @@ class NerDataModule(L.LightningDataModule):
             if paused:
                 gc.enable()
             gc.freeze()
+            self._froze_gc = True
+
+    def teardown(self, stage: str | None = None) -> None:
+        """Hand the objects :meth:`setup` froze back to the cyclic GC (a process-wide state: not left behind)."""
+        if getattr(self, "_froze_gc", False):
+            gc.unfreeze()
+            self._froze_gc = False
 
     def _setup(self) -> None:
         raw = {name: (list(sents), stats) for name, (sents, stats) in self.read_splits().items()}

@@ -139,3 +139,13 @@ def test_named_corpus_read_counts_reach_each_split(tmp_path: Path, monkeypatch: 
     dm.setup()
     assert dm.stats["train"].stripped_position_digits == 3 and dm.stats["test"].stripped_position_digits == 2
     assert dm.stats["train"].read == 2 and dm.stats["test"].read == 1
+
+
+def test_setup_freezes_the_gc_and_teardown_undoes_it(fixtures: Path) -> None:
+    import gc
+
+    dm = BioDataModule(train_path=str(fixtures / "bio.txt"), dev_size=0, progress=False)
+    dm.setup()
+    assert gc.get_freeze_count() > 0  # the data's objects are out of the cycle searches while it is used
+    dm.teardown("fit")
+    assert gc.get_freeze_count() == 0  # and back in afterwards: no process-wide state left behind
