@@ -21,7 +21,8 @@ from typing import Any
 import yaml
 
 from ner_lightning.base.files import atomic_open, atomic_write_text
-from ner_lightning.runs.cli import UserError, fail
+from ner_lightning.errors import NerError
+from ner_lightning.runs.cli import fail
 
 
 @dataclass
@@ -49,7 +50,7 @@ def find_runs(paths: list[Path]) -> list[Path]:
     found: set[Path] = set()
     for path in paths:
         if not path.exists():
-            raise UserError(f"{path}: no such folder")
+            raise NerError(f"{path}: no such folder")
         found |= {p.parent for p in ([path / "metrics.json"] if (path / "metrics.json").is_file() else [])}
         found |= {p.parent for p in path.rglob("metrics.json")}
     return sorted(found)
@@ -94,11 +95,11 @@ def load_run(path: Path) -> Run:
     try:
         record = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise UserError(
+        raise NerError(
             f"{path / 'metrics.json'}: not a complete metrics file ({err}); rerun or remove that run"
         ) from None
     if not isinstance(record, dict):
-        raise UserError(f"{path / 'metrics.json'}: not a metrics file (expected a JSON object)")
+        raise NerError(f"{path / 'metrics.json'}: not a metrics file (expected a JSON object)")
     info = record.get("run") or {}
     head = ((config.get("model") or {}).get("head") or {}) if isinstance(config, dict) else {}
     return Run(
@@ -225,7 +226,7 @@ def compare(paths: list[Path], out: Path | None = None) -> dict[str, Any]:
 
     folders = find_runs(paths)
     if not folders:
-        raise UserError(f"{', '.join(map(str, paths))}: no runs found (no metrics.json from ner_lightning.train)")
+        raise NerError(f"{', '.join(map(str, paths))}: no runs found (no metrics.json from ner_lightning.train)")
     runs = [load_run(f) for f in folders]
     label_runs(runs)
     rows = table_rows(runs)
@@ -256,14 +257,14 @@ def main(argv: list[str] | None = None) -> None:
         try:
             runs = find_runs(args.folders)
             if args.name and len(runs) != 1:
-                raise UserError(f"--name needs exactly one run, found {len(runs)}")
+                raise NerError(f"--name needs exactly one run, found {len(runs)}")
             for run in runs:
                 print(f"recorded {record(run, args.record, args.name, args.note)}", file=sys.stderr)
-        except (UserError, OSError, ValueError) as err:
+        except (NerError, OSError, ValueError) as err:
             fail(str(err))
     try:
         result = compare(args.folders, args.out)
-    except UserError as err:
+    except NerError as err:
         fail(str(err))
     print(markdown(result["rows"], result["seeds"], []).split("\n\n", 2)[2].strip())
     print(

@@ -41,7 +41,6 @@ class TrainingDiverged(NerError):
 
 
 # The name used before errors.py existed (entry points and tests import it from ner_lightning.runs.cli too).
-UserError = NerError
 
 
 def require(ok: bool, key: str, value: object, expected: str) -> None:

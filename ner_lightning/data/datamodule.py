@@ -153,11 +153,6 @@ class NerDataModule(L.LightningDataModule):
         assert self.label_vocab is not None, "call setup() first"
         return self.label_vocab.labels
 
-    @property
-    def num_labels(self) -> int:
-        """Number of labels (after :meth:`setup`)."""
-        return len(self.labels)
-
     def setup(self, stage: str | None = None) -> None:
         """Read every split once, convert tags, build vocabularies (unless given) and encode.
 

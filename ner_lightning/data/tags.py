@@ -193,14 +193,6 @@ def spans_to_tags(spans: Iterable[Span], length: int, scheme: str = "BIO") -> li
     return tags
 
 
-def convert_tags(
-    tags: Sequence[str], source: str, target: str = "BIO", policy: Policy = "repair"
-) -> tuple[list[str], int]:
-    """Convert ``tags`` from ``source`` to ``target`` scheme; returns ``(tags, n_repaired)``."""
-    spans, repaired = tags_to_spans(tags, source, policy)
-    return spans_to_tags(spans, len(tags), target), repaired
-
-
 def labels_for(types: Iterable[str], scheme: str = "BIO") -> list[str]:
     """The label vocabulary in a fixed order: ``O`` then, per sorted type, the scheme's prefixes.
 

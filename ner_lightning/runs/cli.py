@@ -14,11 +14,11 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from ner_lightning.errors import ConfigError, NerError, UserError
+from ner_lightning.errors import ConfigError, NerError
 
 T = TypeVar("T")
 
-__all__ = ["UserError", "check_config", "fail", "hydra_entry", "one_line", "root_cause", "run_cli"]
+__all__ = ["check_config", "fail", "hydra_entry", "one_line", "root_cause", "run_cli"]
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -9,16 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback as HydraCallback
 from lightning.pytorch.utilities import rank_zero_info
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ner_lightning.errors import ConfigError
 from ner_lightning.models.checkpoint import read_checkpoint
-
-try:
-    from hydra.experimental.callback import Callback as _HydraCallback
-except ImportError:  # pragma: no cover - hydra is a dependency
-    _HydraCallback = object  # type: ignore[assignment,misc]
 
 # Keys a resume may change: how long to train on, where and how it runs, what it logs. Everything else (model,
 # data, optimizer, scheduler, seed, precision, clipping, batch limits...) is the run's recipe and must match.
@@ -196,7 +192,7 @@ def check_fresh_folder(cfg: DictConfig) -> None:
         )
 
 
-class RunFolderClaim(_HydraCallback):
+class RunFolderClaim(HydraCallback):
     """Hydra callback: before Hydra writes anything into a training run's folder, claim it (``train.log`` created
     exclusively); a folder that already holds a run, or that a run started in the same second claimed first, is one
     error line — Hydra would otherwise overwrite the other run's saved config."""

@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lightning.pytorch.utilities import rank_zero_info
+from hydra.experimental.callback import Callback as HydraCallback
 from lightning.pytorch.loggers import WandbLogger as _LightningWandbLogger
+from lightning.pytorch.utilities import rank_zero_info
 from omegaconf import DictConfig, open_dict
 
 WANDB_HOST = "api.wandb.ai"
@@ -87,13 +88,7 @@ def disk_use(folder: Path) -> tuple[int, int]:
     return total, ckpts
 
 
-try:
-    from hydra.experimental.callback import Callback as _HydraCallback
-except ImportError:  # pragma: no cover - hydra is a dependency
-    _HydraCallback = object  # type: ignore[assignment,misc]
-
-
-class SweepDiskUse(_HydraCallback):
+class SweepDiskUse(HydraCallback):
     """Hydra callback: at the end of a multirun, one line with the sweep folder's disk use (checkpoints apart)."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
@@ -112,4 +107,3 @@ class WandbLogger(_LightningWandbLogger):
         init = self._wandb_init  # Lightning's wandb.init arguments (tests/tracking/test_wandb.py checks it exists)
         if init.get("anonymous", False) is None:
             del init["anonymous"]
-

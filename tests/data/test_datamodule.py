@@ -20,7 +20,7 @@ def test_bio_datamodule_on_fixtures(fixtures: Path) -> None:
         progress=False,
     )
     dm.setup()
-    assert dm.labels == ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"] and dm.num_labels == 7
+    assert dm.labels == ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"] and len(dm.labels) == 7
     batch = next(iter(dm.train_dataloader()))
     assert batch["input_ids"].shape == batch["labels"].shape == batch["mask"].shape == (2, 8)
     summary = dm.summary()

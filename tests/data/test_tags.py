@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 
 from ner_lightning.data.tags import (
     TagError,
-    convert_tags,
     detect_scheme,
     labels_for,
     normalize_scheme,
@@ -100,8 +99,8 @@ def test_malformed_tag_and_foreign_prefix() -> None:
 
 
 def test_convert_and_labels() -> None:
-    bioes, repaired = convert_tags("O I-LOC I-LOC".split(), "BIO", "BIOES")
-    assert (bioes, repaired) == ("O B-LOC E-LOC".split(), 1)
+    spans, repaired = tags_to_spans("O I-LOC I-LOC".split(), "BIO", "repair")
+    assert (spans_to_tags(spans, 3, "BIOES"), repaired) == ("O B-LOC E-LOC".split(), 1)
     assert labels_for(["PER", "LOC"], "BIOES") == [
         "O",
         "B-LOC",

