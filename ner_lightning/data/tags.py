@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
-SCHEMES = ("BIO", "IOB1", "BIOES", "BMES")
-Scheme = Literal["BIO", "IOB1", "BIOES", "BMES"]
+from ner_lightning.base.labels import SCHEMES, Scheme, normalize_scheme
+
+__all__ = ["SCHEMES", "Scheme", "normalize_scheme"]  # re-exported: the data layer's names for them
+
 Policy = Literal["repair", "strict"]
 Span = tuple[str, int, int]
 
@@ -51,19 +53,6 @@ def split_tag(tag: str, position: int = 0) -> tuple[str, str | None]:
         _SPLIT_CACHE[tag] = (tag[0], tag[2:])
         return tag[0], tag[2:]
     raise TagError(f"malformed tag {tag!r} (expected 'O' or one of B-/I-/M-/E-/S- followed by a type)", position)
-
-
-def normalize_scheme(scheme: str) -> Scheme:
-    """Return the canonical scheme name (``IOB2`` -> ``BIO``, ``IOBES`` -> ``BIOES``).
-
-    Raises:
-        ValueError: for an unknown scheme name.
-    """
-    name = scheme.upper()
-    name = {"IOB2": "BIO", "IOBES": "BIOES", "BILOU": "BIOES"}.get(name, name)
-    if name not in SCHEMES:
-        raise ValueError(f"unknown tag scheme {scheme!r}; expected one of {', '.join(SCHEMES)}")
-    return name  # type: ignore[return-value]
 
 
 def detect_scheme(tag_seqs: Iterable[Sequence[str]]) -> Scheme:

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from ner_lightning.base.labels import normalize_scheme
+
 
 def allowed_transitions(scheme: str, labels: Sequence[str]) -> tuple[Tensor, Tensor, Tensor]:
     """Which transitions a tag scheme allows, like allennlp's ``allowed_transitions`` with start/end.
@@ -22,8 +24,7 @@ def allowed_transitions(scheme: str, labels: Sequence[str]) -> tuple[Tensor, Ten
     Raises:
         ValueError: for another scheme or a label that is not ``O`` / ``<prefix>-<TYPE>`` of the scheme.
     """
-    scheme = scheme.upper()
-    scheme = "BIO" if scheme == "IOB2" else scheme
+    scheme = normalize_scheme(scheme)
     if scheme not in ("BIO", "BIOES"):
         raise ValueError(f"constraints are defined for BIO and BIOES, got {scheme!r}")
     parsed: list[tuple[str, str | None]] = []

@@ -15,6 +15,8 @@ import numpy as np
 from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2, IOBES
 
+from ner_lightning.base.labels import normalize_scheme
+
 SEQEVAL_MODE = "strict"
 _SCHEMES = {"BIO": IOB2, "BIOES": IOBES}
 
@@ -34,7 +36,7 @@ def entity_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], 
     gold_l, pred_l = [list(g) for g in gold], [list(p) for p in pred]
     if not any(t != "O" for seq in gold_l + pred_l for t in seq):
         return {"precision": 0.0, "recall": 0.0, "f1": 0.0, "macro_f1": 0.0, "per_type": {}, "report": "no entities"}
-    kwargs = {"mode": SEQEVAL_MODE, "scheme": _SCHEMES[scheme], "zero_division": 0}
+    kwargs = {"mode": SEQEVAL_MODE, "scheme": _SCHEMES[normalize_scheme(scheme)], "zero_division": 0}
     with warnings.catch_warnings():  # seqeval averages empty arrays for types absent from one side
         warnings.simplefilter("ignore", RuntimeWarning)
         raw = classification_report(gold_l, pred_l, output_dict=True, **kwargs)

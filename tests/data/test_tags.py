@@ -120,3 +120,19 @@ def test_convert_and_labels() -> None:
 def test_spans_to_tags_rejects_overlap() -> None:
     with pytest.raises(ValueError, match=r"overlaps the previous span ending at 3"):
         spans_to_tags([("A", 0, 3), ("B", 2, 4)], 5)
+
+
+def test_every_layer_takes_a_scheme_alias() -> None:
+    """One normaliser (ner_lightning.base.labels) for data, constraints and scores: IOB2/iobes/BILOU are accepted
+    by each (the constraints took IOB2 but not IOBES; the scores took neither)."""
+    from ner_lightning.models.constraints import allowed_transitions
+    from ner_lightning.models.metrics import entity_scores
+
+    labels = ["O", "B-LOC", "I-LOC", "E-LOC", "S-LOC"]
+    for alias in ("IOBES", "bilou", "BIOES"):
+        assert normalize_scheme(alias) == "BIOES"
+        assert [t.tolist() for t in allowed_transitions(alias, labels)] == [
+            t.tolist() for t in allowed_transitions("BIOES", labels)
+        ]
+    gold = [["B-LOC", "I-LOC", "O"]]
+    assert entity_scores(gold, gold, "iob2")["f1"] == entity_scores(gold, gold, "BIO")["f1"] == 1.0
