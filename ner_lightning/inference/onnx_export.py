@@ -114,7 +114,7 @@ def file_sha256(path: str | Path) -> str:
 def write_sidecar(model: Tagger, onnx_path: str | Path, ckpt_path: str | Path, extra: dict[str, Any]) -> Path:
     """The JSON beside the export: labels, vocabulary, scheme, window size, source checkpoint, measured parity."""
 
-    max_chars = getattr(model.encoder, "max_chars", None) or 512
+    max_chars = model.encoder.max_chars
     meta = {
         "format": "ner_lightning.onnx/1",
         "labels": model.labels,

@@ -12,6 +12,7 @@ from typing import Any, TypedDict
 
 import numpy as np
 
+from ner_lightning.base.windows import window_owner, windows
 from ner_lightning.data.features import encode_items, pack_items
 from ner_lightning.data.tags import tags_to_spans
 from ner_lightning.data.vocab import vocab_from_dict
@@ -26,31 +27,13 @@ class Entity(TypedDict):
     end: int
 
 
-def windows(n: int, width: int, stride: int) -> list[tuple[int, int]]:
-    """``(start, end)`` windows of at most ``width`` characters covering ``[0, n)``, ``stride`` apart."""
-    if n <= width:
-        return [(0, n)]
-    starts = list(range(0, n - width + 1, stride))
-    if starts[-1] + width < n:
-        starts.append(n - width)
-    return [(s, s + width) for s in starts]
-
-
 def merge_windows(n: int, pieces: Sequence[tuple[int, int, Sequence[int]]]) -> list[int]:
     """One tag id per character from overlapping windows: each character takes the window where it is most central.
 
     Every character of ``[0, n)`` is covered and tagged exactly once.
     """
-    out = [-1] * n
-    best = [float("inf")] * n
-    for start, end, tags in pieces:
-        centre = (start + end - 1) / 2
-        for pos in range(start, end):
-            dist = abs(pos - centre)
-            if dist < best[pos]:
-                best[pos], out[pos] = dist, int(tags[pos - start])
-    assert -1 not in out, "a character was not covered by any window"
-    return out
+    owner = window_owner(n, [(start, end) for start, end, _ in pieces])
+    return [int(pieces[k][2][pos - pieces[k][0]]) for pos, k in enumerate(owner)]
 
 
 class Predictor:
@@ -70,7 +53,7 @@ class Predictor:
         labels: Sequence[str],
         vocab: dict[str, Any],
         scheme: str,
-        max_chars: int = 512,
+        max_chars: int,
         stride: int | None = None,
         batch_size: int = 64,
     ) -> None:

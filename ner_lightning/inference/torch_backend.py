@@ -11,8 +11,6 @@ from ner_lightning.inference.predictor import Predictor
 from ner_lightning.models.checkpoint import load_checkpoint
 from ner_lightning.models.tagger import Tagger
 
-DEFAULT_MAX_CHARS = 512  # BiLSTM pieces; transformers use their encoder's limit
-
 
 class TorchPredictor(Predictor):
     """A :class:`Tagger` in eval mode behind the :class:`Predictor` API.
@@ -27,7 +25,7 @@ class TorchPredictor(Predictor):
     def __init__(
         self, model: Tagger, device: str | None = None, max_chars: int | None = None, batch_size: int = 64
     ) -> None:
-        limit = getattr(model.encoder, "max_chars", None) or DEFAULT_MAX_CHARS
+        limit = model.encoder.max_chars  # the one source: each encoder says how much it takes
         super().__init__(
             model.labels, model.hparams.vocab, model.hparams.scheme, min(max_chars or limit, limit), None, batch_size
         )

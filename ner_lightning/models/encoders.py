@@ -47,6 +47,10 @@ class BiLSTMEncoder(nn.Module):
     (sets B, M, E, S of K each; see :mod:`ner_lightning.data.features`).
     """
 
+    # Longest piece a predictor gives it (longer texts go in overlapping windows): the BiLSTM has no limit of its
+    # own; this bounds a request's memory. The transformer's is its position table (TransformerEncoder.max_chars).
+    max_chars = 512
+
     def __init__(
         self,
         vocab_size: int,

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from ner_lightning.assets.pretrained import load_model, model_from_config
+from ner_lightning.base.windows import window_owner, windows
 from ner_lightning.errors import ConfigError
 
 
@@ -88,23 +89,16 @@ class TransformerEncoder(nn.Module):
         seq = input_ids.size(1)
         if seq <= self.max_chars:
             return self._encode(input_ids, mask)
-        width, stride = self.max_chars, self.window_stride
+        spans = windows(seq, self.max_chars, self.window_stride)
+        # shape: (seq,) index of the window each position takes (ner_lightning.base.windows: centre-most wins)
+        owner = torch.tensor(window_owner(seq, spans), device=input_ids.device)
         out: Tensor | None = None
-        # distance of each position to the centre of the window that currently provides it
-        best = torch.full((seq,), float("inf"), device=input_ids.device)
-        starts = list(range(0, max(seq - width, 0) + 1, stride))
-        if starts[-1] + width < seq:
-            starts.append(seq - width)
-        for start in starts:
-            end = start + width
+        for k, (start, end) in enumerate(spans):
             hidden = self._encode(input_ids[:, start:end], mask[:, start:end])
             if out is None:
                 out = hidden.new_zeros(input_ids.size(0), seq, hidden.size(-1))
-            pos = torch.arange(start, end, device=input_ids.device)
-            dist = (pos - (start + end - 1) / 2).abs()
-            take = dist < best[start:end]
+            take = owner[start:end] == k
             out[:, start:end][:, take] = hidden[:, take]
-            best[start:end] = torch.minimum(best[start:end], dist)
         assert out is not None
         return out * mask.unsqueeze(-1)
 

@@ -194,3 +194,24 @@ def test_checkpoint_rebuilds_without_the_pretrained_folder(
     loaded = Tagger.load_from_checkpoint(tmp_path / "m.ckpt", map_location="cpu", weights_only=False).eval()
     with torch.no_grad():
         assert torch.equal(loaded(ids, mask), model(ids, mask))
+
+
+def test_encoder_and_predictor_merge_windows_by_one_rule(tiny_bert: Path, vocab: PretrainedCharVocab) -> None:
+    """Both take each position from the window where it is most central (ner_lightning.base.windows)."""
+    from ner_lightning.base.windows import window_owner, windows
+    from ner_lightning.inference.predictor import merge_windows
+
+    encoder = TransformerEncoder(vocab.to_dict(), str(tiny_bert)).eval()
+    seen: list[int] = []
+
+    def numbered(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # window k answers k everywhere
+        seen.append(len(seen))
+        return torch.full((*ids.shape, 1), float(seen[-1]))
+
+    encoder._encode = numbered  # type: ignore[method-assign]
+    seq = 150
+    out = encoder(torch.ones(1, seq, dtype=torch.long), torch.ones(1, seq, dtype=torch.bool))
+    spans = windows(seq, encoder.max_chars, encoder.window_stride)
+    owner = window_owner(seq, spans)
+    assert out[0, :, 0].long().tolist() == owner
+    assert merge_windows(seq, [(a, b, [k] * (b - a)) for k, (a, b) in enumerate(spans)]) == owner
