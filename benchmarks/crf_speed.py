@@ -25,7 +25,9 @@ import torchcrf
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import interleaved, median_ms, ratio, write_record  # noqa: E402
 
+from ner_lightning.inference.viterbi import viterbi_decode  # noqa: E402
 from ner_lightning.models.crf import CRF, allowed_transitions  # noqa: E402
+from ner_lightning.models.viterbi import viterbi_numpy, viterbi_torch  # noqa: E402
 
 # setting -> (constraints, init_illegal, reduction)
 SETTINGS = {
@@ -88,7 +90,23 @@ def bench(batch: int, seq: int, k: int, setting: str, repeats: int) -> dict[str,
     )
     nll_r, dec_r = ratio(nll_t["ref"], nll_t["ours"]), ratio(dec_t["ref"], dec_t["ours"])
     key = f"{setting}_k{k}"
+    # why three Viterbis: the CPU eager one (numpy) against the tensor one (GPU) and the scripted one (ONNX graph)
+    start, end, trans = ours.scores(True, emissions.dtype)
+    em = emissions.detach()
+    three = {
+        "numpy": lambda: viterbi_numpy(em, mask, start, end, trans),
+        "torch": lambda: viterbi_torch(em, mask, start, end, trans),
+        "scripted": lambda: viterbi_decode(em, mask, start, end, trans),
+    }
+    assert all(torch.equal(f().masked_fill(~mask, 0), three["numpy"]().masked_fill(~mask, 0)) for f in three.values())
+    vit_t = interleaved(three, repeats)
+    vs_torch, vs_scripted = ratio(vit_t["torch"], vit_t["numpy"]), ratio(vit_t["scripted"], vit_t["numpy"])
     return {
+        f"decode_numpy_ms_{key}": median_ms(vit_t["numpy"]),
+        f"decode_torch_ms_{key}": median_ms(vit_t["torch"]),
+        f"decode_scripted_ms_{key}": median_ms(vit_t["scripted"]),
+        f"decode_torch_vs_numpy_{key}": vs_torch["median"],
+        f"decode_scripted_vs_numpy_{key}": vs_scripted["median"],
         f"nll_ours_ms_{key}": median_ms(nll_t["ours"]),
         f"nll_ref_ms_{key}": median_ms(nll_t["ref"]),
         f"decode_ours_ms_{key}": median_ms(dec_t["ours"]),
@@ -125,7 +143,9 @@ def main() -> None:
                 f"{r[f'nll_ref_ms_{key}']:.2f} ms ({r[f'nll_speedup_{key}']}x, rounds "
                 f"{r[f'nll_speedup_{key}_spread'][0]}-{r[f'nll_speedup_{key}_spread'][1]}); decode "
                 f"{r[f'decode_ours_ms_{key}']:.2f} vs {r[f'decode_ref_ms_{key}']:.2f} ms "
-                f"({r[f'decode_speedup_{key}']}x){'' if ok else '  BELOW TARGET'}",
+                f"({r[f'decode_speedup_{key}']}x){'' if ok else '  BELOW TARGET'}; Viterbi numpy "
+                f"{r[f'decode_numpy_ms_{key}']:.2f} ms, tensor {r[f'decode_torch_vs_numpy_{key}']}x that, scripted "
+                f"{r[f'decode_scripted_vs_numpy_{key}']}x",
                 flush=True,
             )
     result["targets_met"] = met

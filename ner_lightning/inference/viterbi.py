@@ -1,4 +1,6 @@
-"""Viterbi decoding written for export: a TorchScript loop over time, so an ONNX graph decodes any length and batch.
+"""Viterbi decoding written for export: a TorchScript loop over time, so an ONNX graph decodes any length and batch
+(a traced decoder would be fixed to the traced length; training and eager decoding use
+:mod:`ner_lightning.models.viterbi`).
 
 It returns exactly :meth:`ner_lightning.models.crf.CRF.decode`'s tags (same operations in the same order): padded
 steps keep the last real score and an identity back-pointer, so every row backtracks from the last position.

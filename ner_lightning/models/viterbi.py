@@ -1,6 +1,11 @@
 """Viterbi decoding for :meth:`ner_lightning.models.crf.CRF.decode`: a tensor version (GPU, tracing) and a numpy
 version (CPU eager), performing the same float operations in the same order, so both return pytorch-crf's paths.
 
+Why three Viterbis (this module's two and the scripted one of :mod:`ner_lightning.inference.viterbi`, which an ONNX
+graph needs to decode any length): on a CPU the numpy one decodes a batch several times faster than the tensor one
+(``python benchmarks/crf_speed.py``: ``decode_torch_vs_numpy_*``), and the tensor one runs on a GPU. One test holds
+all three to pytorch-crf's paths (``tests/models/test_crf.py``).
+
 Scores are kept as ``(tags, batch)`` and candidates as ``(from, to, batch)``: the max over the previous tag runs over
 the outermost dimension and vectorises over a contiguous ``(to, batch)`` block (a max with indices over an inner
 dimension of 7-21 tags is several times slower on CPU). No back-pointers are stored: backtracking recomputes the best

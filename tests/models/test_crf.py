@@ -393,7 +393,9 @@ def test_factorised_transition_gradient_equals_the_pairwise_one(illegal: bool) -
     assert torch.allclose(fast, _transition_grad_pairwise(prev, nxt, trans, mask, weight), atol=1e-6)
 
 
-def test_numpy_viterbi_equals_the_tensor_viterbi_with_ties_and_ragged_masks() -> None:
+def test_the_three_viterbis_equal_pytorch_crf_with_ties_and_ragged_masks() -> None:
+    """numpy (CPU eager), tensor (GPU) and scripted (the ONNX graph's loop): one answer, pytorch-crf's."""
+    from ner_lightning.inference.viterbi import viterbi_decode
     from ner_lightning.models.viterbi import viterbi_numpy, viterbi_torch
 
     g = torch.Generator().manual_seed(6)
@@ -406,6 +408,8 @@ def test_numpy_viterbi_equals_the_tensor_viterbi_with_ties_and_ragged_masks() ->
         mask = torch.arange(20) < lengths.unsqueeze(1)
         ours = viterbi_numpy(emissions, mask, start, end, trans)
         assert torch.equal(ours, viterbi_torch(emissions, mask, start, end, trans))
+        scripted = viterbi_decode(emissions, mask, start, end, trans)
+        assert torch.equal(scripted.masked_fill(~mask, 0), ours.masked_fill(~mask, 0))
         ref = torchcrf.CRF(k, batch_first=True)
         with torch.no_grad():
             ref.start_transitions.copy_(start), ref.end_transitions.copy_(end), ref.transitions.copy_(trans)
