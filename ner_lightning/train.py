@@ -26,7 +26,6 @@ from ner_lightning.runs.callbacks import (
     AtomicCheckpointIO,
     DivergenceGuard,
     RunFiles,
-    TrainThroughput,
     finite_metrics,
     weights_finite,
 )
@@ -106,10 +105,10 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     callbacks = [] if fast else instantiate_all(cfg.get("callbacks"))
     if not loggers:  # the LR monitor needs a logger to write to
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
-    throughput = TrainThroughput()
     sizes = {name: len(split) for name, split in dm.datasets.items()}
     guard = DivergenceGuard()
-    callbacks += [guard, RunFiles(), throughput, RunReport(str(cfg.paths.output_dir), sizes)]
+    throughput = RunReport(str(cfg.paths.output_dir), sizes)  # also counts what the run's budget reports
+    callbacks += [guard, RunFiles(), throughput]
     if trainer_cfg.get("enable_progress_bar", True) and not any(isinstance(c, ProgressBar) for c in callbacks):
         callbacks.append(progress_bar())
     if HydraConfig.initialized():

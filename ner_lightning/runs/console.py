@@ -16,6 +16,8 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_info
 from typing_extensions import override
 
+from ner_lightning.runs.callbacks import TrainThroughput
+
 # messages from dependencies that say nothing about this run
 _QUIET = [
     r".*isinstance\(treespec, LeafSpec\).*",  # torch/lightning internals
@@ -97,17 +99,24 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
-class RunReport(Callback):
+class RunReport(TrainThroughput):
     """Start: run folder, data sizes, steps per epoch and in total. After ``eta_after`` batches: the measured speed and
-    the estimated time per epoch and for the whole run. Each epoch: one line with the metrics that matter."""
+    the estimated time per epoch and for the whole run. Each epoch: one line with the metrics that matter.
+
+    The sentences and seconds it counts are :class:`TrainThroughput`'s (one count per run: the speed line and the
+    run record's budget read the same figures)."""
 
     def __init__(self, out_dir: str, sizes: dict[str, int], eta_after: int = 20) -> None:
+        super().__init__()
         self.out_dir, self.sizes, self.eta_after = out_dir, sizes, eta_after
-        self._t0: float | None = None
-        self._n0 = 0
-        self._batches = 0
-        self._sentences = 0
+        self._batches = 0  # of this fit (a resumed run's counts start from its checkpoint's)
+        self._at_second: tuple[int, float] | None = None  # (sentences, seconds) after the first (warm-up) batch
         self._epoch_t0 = 0.0
+
+    @property
+    @override
+    def state_key(self) -> str:
+        return "TrainThroughput"  # the key its counts had in checkpoints before the two callbacks were one
 
     @override
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -132,14 +141,14 @@ class RunReport(Callback):
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
         self._batches += 1
-        self._sentences += int(batch["mask"].size(0))
-        if self._batches == 2:  # skip the first batch (warm-up)
-            self._t0, self._n0 = time.perf_counter(), self._sentences
-        elif self._t0 is not None and self._batches == self.eta_after + 2:
-            spent = time.perf_counter() - self._t0
+        if self._batches == 1:  # skip the first batch (warm-up)
+            self._at_second = (self.sentences, self.seconds)
+        elif self._at_second is not None and self._batches == self.eta_after + 1:
+            spent = self.seconds - self._at_second[1]
             per_batch = spent / self.eta_after
-            sents = (self._sentences - self._n0) / spent
+            sents = (self.sentences - self._at_second[0]) / spent
             epoch = per_batch * trainer.num_training_batches
             left_epochs = (trainer.max_epochs or 1) - trainer.current_epoch
             total = epoch * left_epochs

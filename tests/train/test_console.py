@@ -99,3 +99,21 @@ def test_wandb_logger_leaves_out_lightnings_anonymous_none(tmp_path: Path) -> No
     # Lightning always passes anonymous (None), which W&B warns about; if this stops holding, drop the subclass
     assert LightningWandb(offline=True, save_dir=str(tmp_path))._wandb_init["anonymous"] is None
     assert "anonymous" not in WandbLogger(offline=True, save_dir=str(tmp_path))._wandb_init
+
+
+def test_one_callback_counts_sentences_and_batch_time(terminal_run: tuple[Path, str]) -> None:
+    """The speed line and the run record's budget read one count (RunReport is the TrainThroughput), stored in the
+    checkpoint under the key older checkpoints used, so a resumed run keeps counting."""
+    import json
+
+    import torch
+
+    from ner_lightning.runs.callbacks import TrainThroughput
+    from ner_lightning.runs.console import RunReport
+
+    assert issubclass(RunReport, TrainThroughput) and RunReport(".", {}).state_key == "TrainThroughput"
+    run, _ = terminal_run
+    budget = json.loads((run / "metrics.json").read_text())["run"]["budget"]
+    state = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False, map_location="cpu")["callbacks"]
+    counts = [v for k, v in state.items() if k == "TrainThroughput"]
+    assert len(counts) == 1 and counts[0]["sentences"] == budget["sentences_seen"] > 0
