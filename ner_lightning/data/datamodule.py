@@ -10,7 +10,7 @@ import lightning as L
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from ner_lightning.data import loop
+from ner_lightning.base import lightning_state as loop
 from ner_lightning.data.collate import BucketBatchSampler, LengthSortedSampler, collate_batch
 from ner_lightning.data.features import FeatureVocab, encode_split
 from ner_lightning.data.lexicon import Lexicon

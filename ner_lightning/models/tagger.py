@@ -7,12 +7,12 @@ from typing import Any
 import hydra
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 from torchmetrics import MaxMetric
 from typing_extensions import override
 
+from ner_lightning.base.lightning_state import time_capped
 from ner_lightning.errors import ConfigError, number
 from ner_lightning.models.encoders import BiLSTMEncoder
 from ner_lightning.models.heads import build_head
@@ -266,8 +266,7 @@ class Tagger(L.LightningModule):
                 f"out over {MIN_SCHEDULE_STEPS}, so it ends at step {total} of {MIN_SCHEDULE_STEPS} (not annealed)"
             )
             total = MIN_SCHEDULE_STEPS
-        timers = [cb for cb in self.trainer.callbacks if isinstance(cb, Timer) and getattr(cb, "_duration", None)]
-        if timers:
+        if time_capped(self.trainer):
             rank_zero_info(
                 f"warning: the LR schedule is laid out over {total} steps (trainer.max_epochs/max_steps); "
                 "trainer.max_time may stop the run before it ends: set trainer.max_epochs to what fits the time"

@@ -16,6 +16,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_info
 from typing_extensions import override
 
+from ner_lightning.base.lightning_state import time_capped
 from ner_lightning.runs.callbacks import TrainThroughput
 
 # messages from dependencies that say nothing about this run
@@ -89,12 +90,6 @@ def close_file_log(handler: logging.Handler) -> None:
     handler.close()
 
 
-def _time_capped(trainer: L.Trainer) -> bool:
-    from lightning.pytorch.callbacks import Timer
-
-    return any(isinstance(cb, Timer) and getattr(cb, "_duration", None) for cb in trainer.callbacks)
-
-
 def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
@@ -155,7 +150,7 @@ class RunReport(TrainThroughput):
             rank_zero_info(
                 f"speed: {sents:.0f} sentences/s; ETA: ~{_minutes(epoch)} per epoch (training only), "
                 f"~{_minutes(total)} for the {left_epochs} epoch(s) left"
-                + (" (a time cap may stop it sooner)" if _time_capped(trainer) else "")
+                + (" (a time cap may stop it sooner)" if time_capped(trainer) else "")
             )
 
     @override

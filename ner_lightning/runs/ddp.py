@@ -40,11 +40,11 @@ def job_subprocess_cmd(local_rank: int) -> tuple[Sequence[str], str]:
 
 
 def children_run_this_job() -> None:
-    """Make Lightning's DDP launcher start ranks 1.. with :func:`job_subprocess_cmd` (no-op if Lightning changed)."""
-    from lightning.pytorch.strategies.launchers import subprocess_script
+    """Make Lightning's DDP launcher start ranks 1.. with :func:`job_subprocess_cmd` (an error if Lightning moved
+    the hook: see :func:`ner_lightning.base.lightning_state.set_ddp_child_command`)."""
+    from ner_lightning.base.lightning_state import set_ddp_child_command
 
-    if hasattr(subprocess_script, "_hydra_subprocess_cmd"):
-        subprocess_script._hydra_subprocess_cmd = job_subprocess_cmd
+    set_ddp_child_command(job_subprocess_cmd)
 
 
 def end_job() -> None:

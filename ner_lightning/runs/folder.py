@@ -13,6 +13,7 @@ from hydra.experimental.callback import Callback as HydraCallback
 from lightning.pytorch.utilities import rank_zero_info
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from ner_lightning.base.lightning_state import checkpoint_epochs_done
 from ner_lightning.errors import ConfigError
 from ner_lightning.models.checkpoint import read_checkpoint
 
@@ -149,8 +150,7 @@ def resume_in_own_folder(cfg: DictConfig) -> list[str]:
             f"may change only how long and where it trains (trainer.max_epochs, max_time, devices, logging); "
             f"resume with: {_resume_command(run, ckpt)} (or resume_changes=allow to train on with the changes)"
         )
-    done = (((state.get("loops") or {}).get("fit_loop") or {}).get("epoch_progress") or {}).get("current", {})
-    completed, max_epochs = int(done.get("processed", 0)), cfg.trainer.get("max_epochs")
+    completed, max_epochs = checkpoint_epochs_done(state), cfg.trainer.get("max_epochs")
     max_steps = cfg.trainer.get("max_steps") or -1
     if (max_epochs is not None and max_epochs >= 0 and completed >= max_epochs) or (
         0 < max_steps <= int(state.get("global_step", 0))
