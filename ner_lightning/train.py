@@ -20,7 +20,9 @@ from lightning.pytorch.utilities import rank_zero_info
 from omegaconf import DictConfig, OmegaConf
 
 from ner_lightning.base.files import atomic_write_text, remove_stale_temps
+from ner_lightning.data.datamodule import NerDataModule
 from ner_lightning.errors import ConfigError, DeviceError, NerError, TrainingDiverged, number, positive_int
+from ner_lightning.models.tagger import Tagger
 from ner_lightning.runs.build import build_datamodule, build_model
 from ner_lightning.runs.callbacks import (
     AtomicCheckpointIO,
@@ -86,29 +88,64 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     check_values(cfg)
     check_device(cfg)
     quiet()
+    info = start_run(cfg)
+    file_log = log_to_file(Path(cfg.paths.output_dir) / "train.log") if not rank() else None
+    dm = build_datamodule(cfg)
+    dm.setup()
+    model = build_model(cfg, dm)
+    trainer, guard, report = build_trainer(cfg, dm, model)
+    fit_time, interrupted = fit(cfg, trainer, model, dm)
+    metrics, ckpt = score_best(cfg, trainer, model, dm, guard, interrupted)
+    metrics.update(fit_time_s=fit_time, epochs=trainer.current_epoch, global_step=trainer.global_step)
+    metrics.update(model.parameter_counts(), train_sentences=len(dm.datasets["train"]))
+    metrics, dropped = finite_metrics(metrics)
+    if dropped and not guard.message:
+        guard.message = f"training diverged: {dropped[0]} is not finite at step {trainer.global_step}"
+    fast = bool(cfg.trainer.get("fast_dev_run"))
+    if trainer.is_global_zero and getattr(model.encoder, "lora", None) and not fast:
+        # the adapters alone, in peft's format (after testing, the model holds the best checkpoint's weights)
+        model.encoder.model.save_pretrained(f"{cfg.paths.output_dir}/lora_adapter")
+    if trainer.is_global_zero:  # also when Ctrl-C came before any validation: the step, no scores
+        stop = "interrupted" if interrupted else "diverged" if guard.message else None
+        write_metrics(cfg, trainer, dm, metrics, ckpt, info, report, fit_time, stop)
+    if file_log is not None:
+        close_file_log(file_log)
+    if interrupted:
+        raise SystemExit(130)
+    if guard.message:
+        raise TrainingDiverged(
+            f"{guard.message}; last good checkpoint: {ckpt or 'none'}; results: {cfg.paths.output_dir}/metrics.json "
+            "(stopped_by: diverged); lower optimizer.lr or set trainer.gradient_clip_val"
+        )
+    return metrics, {"cfg": cfg, "datamodule": dm, "model": model, "trainer": trainer}
+
+
+def start_run(cfg: DictConfig) -> dict[str, Any]:
+    """The run folder (a resume continues in its own; a new run needs a fresh one), the seed and matmul precision;
+    returns the run record's ``info`` (commit, command, hardware...)."""
     changes = resume_in_own_folder(cfg)
     check_fresh_folder(cfg)
     info = run_info()
     if changes:
         info["resume_changes"] = changes  # resume_changes=allow: what this part trained with differently
     L.seed_everything(cfg.seed, workers=True)
-    trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
-    file_log = log_to_file(Path(cfg.paths.output_dir) / "train.log") if not rank() else None
     if cfg.get("matmul_precision"):
         torch.set_float32_matmul_precision(cfg.matmul_precision)
-    dm = build_datamodule(cfg)
-    dm.setup()
-    model = build_model(cfg, dm)
-    fast = bool(trainer_cfg.get("fast_dev_run"))
+    return info
+
+
+def build_trainer(cfg: DictConfig, dm: NerDataModule, model: Tagger) -> tuple[L.Trainer, DivergenceGuard, RunReport]:
+    """The trainer with the configured loggers and callbacks plus the run's own (divergence guard, run files, the
+    console report that also counts the budget's sentences); prints the model and data line."""
+    trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
     configure_wandb(cfg, HydraConfig.get() if HydraConfig.initialized() else None)
     loggers = instantiate_all(cfg.get("logger"))
-    callbacks = [] if fast else instantiate_all(cfg.get("callbacks"))
+    callbacks = [] if trainer_cfg.get("fast_dev_run") else instantiate_all(cfg.get("callbacks"))
     if not loggers:  # the LR monitor needs a logger to write to
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     sizes = {name: len(split) for name, split in dm.datasets.items()}
-    guard = DivergenceGuard()
-    throughput = RunReport(str(cfg.paths.output_dir), sizes)  # also counts what the run's budget reports
-    callbacks += [guard, RunFiles(), throughput]
+    guard, report = DivergenceGuard(), RunReport(str(cfg.paths.output_dir), sizes)
+    callbacks += [guard, RunFiles(), report]
     if trainer_cfg.get("enable_progress_bar", True) and not any(isinstance(c, ProgressBar) for c in callbacks):
         callbacks.append(progress_bar())
     if HydraConfig.initialized():
@@ -124,7 +161,12 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     )
     for logger in trainer.loggers:
         logger.log_hyperparams({**OmegaConf.to_container(cfg, resolve=True), **counts})
+    return trainer, guard, report
 
+
+def fit(cfg: DictConfig, trainer: L.Trainer, model: Tagger, dm: NerDataModule) -> tuple[float, bool]:
+    """``trainer.fit``; returns ``(seconds, interrupted)``. Ctrl-C keeps ``last.ckpt`` and prints the resume
+    command; a fit that ran no step, or stopped before its LR schedule ended, says so."""
     start = time.perf_counter()
     interrupted = False
     try:
@@ -134,6 +176,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
             raise
         interrupted = True
     fit_time = time.perf_counter() - start
+    fast = bool(cfg.trainer.get("fast_dev_run"))
     if interrupted:
         last = (
             getattr(trainer.checkpoint_callback, "last_model_path", "") or "(none: interrupted before the first step)"
@@ -150,6 +193,14 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
             f"warning: training stopped at step {trainer.global_step:,} of the {planned:,} its LR schedule was laid "
             "out over: the schedule did not finish (the learning rate was never annealed)"
         )
+    return fit_time, interrupted
+
+
+def score_best(
+    cfg: DictConfig, trainer: L.Trainer, model: Tagger, dm: NerDataModule, guard: DivergenceGuard, interrupted: bool
+) -> tuple[dict[str, float], str]:
+    """The last validation's and training's metrics, then the best checkpoint's weights re-validated and tested;
+    returns ``(metrics, best checkpoint or "")`` (a diverged run's best is its last finite one)."""
     last = {k: float(v) for k, v in trainer.callback_metrics.items()}
     metrics = {
         k.replace("val/", "val_last/", 1): v for k, v in last.items() if k.startswith("val/") and k != "val/f1_best"
@@ -176,39 +227,29 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         trainer.test(model, datamodule=dm, verbose=False)  # (Lightning's table: raw fractions, 16 digits)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
         rank_zero_info(test_line(metrics, ckpt, total=dm.available.get("test")))
-    metrics.update(
-        {
-            "fit_time_s": fit_time,
-            **counts,
-            "epochs": trainer.current_epoch,
-            "global_step": trainer.global_step,
-            "train_sentences": len(dm.datasets["train"]),
-        }
-    )
-    metrics, dropped = finite_metrics(metrics)
-    if dropped and not guard.message:
-        guard.message = f"training diverged: {dropped[0]} is not finite at step {trainer.global_step}"
-    if trainer.is_global_zero and getattr(model.encoder, "lora", None) and not fast:
-        # the adapters alone, in peft's format (after testing, the model holds the best checkpoint's weights)
-        model.encoder.model.save_pretrained(f"{cfg.paths.output_dir}/lora_adapter")
-    if trainer.is_global_zero:  # also when Ctrl-C came before any validation: the step, no scores
-        out = f"{cfg.paths.output_dir}/metrics.json"
-        stop = "interrupted" if interrupted else "diverged" if guard.message else None
-        info["budget"] = budget(trainer_cfg, trainer, len(dm.datasets["train"]), fit_time, stop)
-        info["budget"].update(sentences_seen=throughput.sentences, train_batches_s=round(throughput.seconds, 1))
-        record = {**metrics, "best_checkpoint": ckpt or None, "run": info}
-        atomic_write_text(out, json.dumps(record, indent=2, sort_keys=True))
-        rank_zero_info(f"results: {out}")
-    if file_log is not None:
-        close_file_log(file_log)
-    if interrupted:
-        raise SystemExit(130)
-    if guard.message:
-        raise TrainingDiverged(
-            f"{guard.message}; last good checkpoint: {ckpt or 'none'}; results: {cfg.paths.output_dir}/metrics.json "
-            "(stopped_by: diverged); lower optimizer.lr or set trainer.gradient_clip_val"
-        )
-    return metrics, {"cfg": cfg, "datamodule": dm, "model": model, "trainer": trainer}
+    return metrics, ckpt
+
+
+def write_metrics(
+    cfg: DictConfig,
+    trainer: L.Trainer,
+    dm: NerDataModule,
+    metrics: dict[str, float],
+    ckpt: str,
+    info: dict[str, Any],
+    report: RunReport,
+    fit_time: float,
+    stop: str | None,
+) -> None:
+    """``metrics.json`` in the run folder (atomic): the scores, the best checkpoint and the run record with its
+    budget (``stopped_by``: ``interrupted``, ``diverged`` or what the trainer says)."""
+    out = f"{cfg.paths.output_dir}/metrics.json"
+    trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
+    info["budget"] = budget(trainer_cfg, trainer, len(dm.datasets["train"]), fit_time, stop)
+    info["budget"].update(sentences_seen=report.sentences, train_batches_s=round(report.seconds, 1))
+    record = {**metrics, "best_checkpoint": ckpt or None, "run": info}
+    atomic_write_text(out, json.dumps(record, indent=2, sort_keys=True))
+    rank_zero_info(f"results: {out}")
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="config")

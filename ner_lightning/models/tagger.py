@@ -183,6 +183,13 @@ class Tagger(L.LightningModule):
     def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         self._shared_step(batch, "test")
 
+    @override
+    def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> list[list[str]]:
+        """Predicted tags per sentence (unpadded): ``trainer.predict(tagger, dataloaders=dm.loader("test"))``."""
+        mask = batch["mask"]
+        pred = self(batch["input_ids"], mask)
+        return [[self.labels[i] for i in p[:n]] for p, n in zip(pred.tolist(), mask.sum(1).tolist())]
+
     # ---- metrics -----------------------------------------------------------------------------------------------
     def _epoch_scores(self, stage: str) -> dict[str, Any]:
         """Scores over the whole split: every process's sentences, each counted once (see ``gather_rows``)."""

@@ -60,7 +60,10 @@ def test_every_submodule_trains_in_train_mode_and_evaluates_in_eval_mode(make_cf
     )  # fmt: skip
     trainer.fit(tagger, datamodule=dm)
     trainer.test(tagger, datamodule=dm, verbose=False)
-    trainer.predict(tagger, dataloaders=dm.loader("test"))
+    predicted = trainer.predict(tagger, dataloaders=dm.loader("test"))
+    # Lightning's predict loop gives each sentence's tag names, unpadded (Tagger.predict_step)
+    assert predicted and all(set(tags) <= set(tagger.labels) for batch in predicted for tags in batch)
+    assert sorted(len(t) for batch in predicted for t in batch)[-1] > 0
     assert probe.seen == {"train": {True}, "val": {False}, "test": {False}, "predict": {False}}
 
 
