@@ -100,6 +100,13 @@ def load_tokenizer(name: str) -> Any:
     return _load(AutoTokenizer.from_pretrained, name, "tokenizer")
 
 
+def load_config(name: str) -> Any:
+    """``AutoConfig`` of an encoder (no weights read)."""
+    from transformers import AutoConfig
+
+    return _load(AutoConfig.from_pretrained, name, "config")
+
+
 def load_model(name: str) -> Any:
     """``AutoModel`` (without pooler where the architecture allows) of an encoder."""
     from transformers import AutoModel

@@ -45,9 +45,7 @@ class TransformerEncoder(nn.Module):
         if num_layers is not None and not config_dict:
             keep_first_layers(model, num_layers)
         self.config_dict = model.config.to_diff_dict() | {"model_type": model.config.model_type}
-        # positions usable by characters: the position table minus [CLS]/[SEP] (and RoBERTa's padding offset)
-        offset = 2 if model.config.model_type in ("roberta", "xlm-roberta", "camembert") else 0
-        self.max_chars = int(model.config.max_position_embeddings) - 2 - offset
+        self.max_chars = chars_per_window(model.config)
         self.window_stride = window_stride or max(1, self.max_chars // 2)
         self.output_dim = int(model.config.hidden_size)
         self.lora = lora
@@ -114,6 +112,14 @@ class TransformerEncoder(nn.Module):
         if self.lora and hasattr(self.model, "merge_and_unload"):
             self.model = self.model.merge_and_unload()
             self.lora = None
+
+
+def chars_per_window(config: Any) -> int:
+    """Characters an encoder of this ``transformers`` config takes at once: its position table minus ``[CLS]`` and
+    ``[SEP]`` (and RoBERTa's padding offset). The one source of the transformer's limit: the encoder's windows, the
+    predictor's and the ONNX graph's ``max_chars`` and the data's sentence pieces (``runs.build``) all read it."""
+    offset = 2 if config.model_type in ("roberta", "xlm-roberta", "camembert") else 0
+    return int(config.max_position_embeddings) - 2 - offset
 
 
 def keep_first_layers(model: nn.Module, n: int) -> None:

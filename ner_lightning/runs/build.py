@@ -11,20 +11,21 @@ import hydra
 from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 
+from ner_lightning.assets.pretrained import load_config
 from ner_lightning.data.datamodule import NerDataModule
 from ner_lightning.errors import ConfigError, NerError
 from ner_lightning.models.tagger import Tagger
-
-TRANSFORMER_MAX_CHARS = 510  # 512 positions minus [CLS] and [SEP]
+from ner_lightning.models.transformer import chars_per_window
 
 
 def build_datamodule(cfg: DictConfig) -> NerDataModule:
-    """``cfg.data``; transformer encoders get their tokenizer (one token per character) and windows of at most
-    510 characters unless the data config sets them."""
+    """``cfg.data``; transformer encoders get their tokenizer (one token per character) and sentence pieces of at
+    most the encoder's own limit (``chars_per_window`` of its config: 510 for BERT) unless the data config sets
+    them."""
     extra: dict[str, Any] = {}
     if cfg.model.encoder.get("type") == "transformer":
         extra["tokenizer"] = cfg.data.get("tokenizer") or cfg.model.encoder.pretrained
-        extra["max_len"] = cfg.data.get("max_len") or TRANSFORMER_MAX_CHARS
+        extra["max_len"] = cfg.data.get("max_len") or chars_per_window(load_config(cfg.model.encoder.pretrained))
     encoder = cfg.model.encoder
     if encoder.get("bigrams"):
         extra["bigrams"] = True

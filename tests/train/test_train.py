@@ -101,3 +101,16 @@ def test_lora_run_saves_its_adapters(make_cfg: Compose, tmp_path: Path) -> None:
     assert (tmp_path / "lora_adapter" / "adapter_config.json").is_file()
     assert any((tmp_path / "lora_adapter").glob("adapter_model.*"))
     assert metrics["trainable_params"] < metrics["params"]
+
+
+def test_transformer_sentence_pieces_follow_the_encoders_own_limit(make_cfg: Compose) -> None:
+    """One source for the transformer's character limit: the tiny BERT has 64 positions, so its training pieces,
+    its windows and its predictor take 62 characters (the data used a fixed 510 before)."""
+    from ner_lightning.inference.torch_backend import TorchPredictor
+    from ner_lightning.runs.build import build_datamodule, build_model
+
+    cfg = make_cfg("experiment=bert_crf")
+    dm = build_datamodule(cfg)
+    dm.setup()
+    model = build_model(cfg, dm)
+    assert dm.max_len == model.encoder.max_chars == TorchPredictor(model).max_chars == 62
