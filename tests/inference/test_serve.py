@@ -139,6 +139,13 @@ def test_the_page_in_a_real_browser(server: str, bilstm_ckpt: Path, tmp_path: Pa
             "mark.entity", "ms => ms.map(m => [m.dataset.type, m.firstChild.textContent])"
         )
         page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+        # an error (a text over the server's max_chars=50) clears the previous result and its legend
+        page.fill("#text", "北京" * 30)
+        page.click("#tag")
+        page.wait_for_function("document.getElementById('status').textContent.startsWith('error')", timeout=30000)
+        left = page.eval_on_selector_all("mark.entity", "ms => ms.length")
+        legend = page.eval_on_selector("#legend", "l => l.textContent")
         browser.close()
     assert marks == [[e["type"], e["text"]] for e in expected]
+    assert left == 0 and legend == ""
     assert (tmp_path / "page.png").stat().st_size > 1000
