@@ -33,7 +33,7 @@ def commit_text(record: dict) -> str:
 def model_text(record: dict) -> str:
     """The recipe and its sizes: ``experiment=... (overrides that change the model), 5.0M / 5.0M``."""
     command = record.get("command") or ""
-    keep = ("experiment=", "model=", "model.", "pretrained_encoder=", "trainer.precision=")
+    keep = ("experiment=", "model=", "model.", "pretrained_encoder=", "trainer.precision=", "optimizer.", "+optimizer.")
     parts = [a for a in command.split() if a.startswith(keep)] or ["defaults"]
     m = record.get("metrics") or {}
     sizes = ""
