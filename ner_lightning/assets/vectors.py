@@ -17,7 +17,7 @@ import numpy as np
 
 from ner_lightning.errors import ConfigError, DataError
 
-SOURCES = ("e5", "lac")
+PACKAGED = ("e5", "lac")  # sources read from an installed package (a whole model file: read once per build)
 
 
 def read_vec(
@@ -86,33 +86,42 @@ def e5_vectors(wanted: set[str]) -> tuple[dict[str, np.ndarray], int]:
     return {token: table[i].copy() for token, i in ids.items()}, width
 
 
-def lac_vectors(wanted: set[str]) -> tuple[dict[str, np.ndarray], int]:
-    """LAC's 128-d character embeddings of the single characters in ``wanted``."""
-    from ner_lightning.assets.lac import lac_vectors as lac_rows
-
-    return lac_rows(sorted(t for t in wanted if len(t) == 1))[0], 128
-
-
 def source_vectors(source: str, wanted: set[str], dim: int, key: str) -> tuple[dict[str, np.ndarray], int]:
     """The vectors of ``wanted`` from ``source`` (``e5``, ``lac`` or a ``.vec`` path) and their width."""
     if source == "e5":
         return e5_vectors(wanted)
-    if source == "lac":
-        return lac_vectors(wanted)
+    if source == "lac":  # LAC has characters only: 128-d
+        from ner_lightning.assets.lac import lac_vectors
+
+        return lac_vectors(sorted(t for t in wanted if len(t) == 1))[0], 128
     if source.endswith((".vec", ".txt")) or Path(source).is_file():
         return read_vec(source, wanted, dim, key.replace("_vectors", "_dim"))
     raise ConfigError(f"{key}={source!r}: expected e5, lac or the path of a word-vector file (.vec)")
 
 
-def start_table(tokens: Iterable[str], source: str, dim: int, key: str, seed: int = 0) -> tuple[np.ndarray, dict]:
+def wanted_by(tokens: Iterable[str]) -> set[str]:
+    """What a source must look up for ``tokens``: each token and each of its characters."""
+    return {s for t in tokens for s in (t, *t)}
+
+
+def start_table(
+    tokens: Iterable[str],
+    source: str,
+    dim: int,
+    key: str,
+    seed: int = 0,
+    loaded: tuple[dict[str, np.ndarray], int] | None = None,
+) -> tuple[np.ndarray, dict]:
     """``(len(tokens), dim)`` start rows for ``tokens`` from ``source`` and how each was found.
+
+    Args:
+        loaded: ``source``'s vectors already read (covering :func:`wanted_by` of ``tokens``) and their width.
 
     Returns:
         the table (unit standard deviation) and ``{"whole": n, "chars": n, "random": n}``.
     """
     tokens = list(tokens)
-    wanted = set(tokens) | {c for t in tokens for c in t}
-    vectors, width = source_vectors(source, wanted, dim, key)
+    vectors, width = loaded or source_vectors(source, wanted_by(tokens), dim, key)
     if width < dim:
         raise ConfigError(f"{key}={source}: its vectors have {width} values, fewer than the {dim} configured")
     rng = np.random.default_rng(seed)

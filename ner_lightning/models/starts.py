@@ -22,22 +22,30 @@ def feature_starts(config: dict[str, Any], vocab: dict[str, Any]) -> dict[str, T
         ``{"bigram_start": (bigrams, bigram_dim), "word_start": (words, word_dim)}`` for the sources given: the rows
         of the vocabulary's tokens (bigram ids from 2, word ids from 3 on).
     """
-    from ner_lightning.assets.vectors import start_table
+    from ner_lightning.assets.vectors import PACKAGED, source_vectors, start_table, wanted_by
+    from ner_lightning.errors import ConfigError
 
     features = vocab.get("features") or {}
-    out: dict[str, Tensor] = {}
-    for key, kind, dim_key, tokens in (
-        ("bigram_vectors", "bigrams", "bigram_dim", lambda: [t.removesuffix(END) for t in features["bigrams"]]),
-        ("word_vectors", "lexicon", "word_dim", lambda: features["lexicon"]["words"]),
-    ):
+    asked: list[tuple[str, str, str, str, list[str]]] = []  # (key, kind, dim key, source, tokens)
+    for key, kind, dim_key in (("bigram_vectors", "bigrams", "bigram_dim"), ("word_vectors", "lexicon", "word_dim")):
         source = config.pop(key, None)
         if source is None:
             continue
         if not config.get(kind):
-            from ner_lightning.errors import ConfigError
-
             raise ConfigError(f"model.encoder.{key}={source}: needs model.encoder.{kind}=true")
-        table, counts = start_table(tokens(), str(source), int(config.get(dim_key, 50)), f"model.encoder.{key}")
+        tokens = (
+            [t.removesuffix(END) for t in features["bigrams"]] if kind == "bigrams" else features["lexicon"]["words"]
+        )
+        asked.append((key, kind, dim_key, str(source), tokens))
+    # a packaged model file (e5: ~100 MB to read and dequantise) is read once for both tables
+    loaded = {
+        source: source_vectors(source, set().union(*(wanted_by(t) for *_, s, t in asked if s == source)), 0, "")
+        for source in {s for *_, s, _ in asked if s in PACKAGED}
+    }
+    out: dict[str, Tensor] = {}
+    for key, kind, dim_key, source, tokens in asked:
+        dim = int(config.get(dim_key, 50))
+        table, counts = start_table(tokens, source, dim, f"model.encoder.{key}", loaded=loaded.get(source))
         rank_zero_info(
             f"{kind} start ({source}): {counts['whole']:,} own vectors, {counts['chars']:,} from their characters, "
             f"{counts['random']:,} random"
