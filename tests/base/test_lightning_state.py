@@ -25,6 +25,7 @@ def test_model_checkpoint_internals_that_run_checkpoint_overrides_exist() -> Non
 def test_trainer_loop_state_and_ddp_hook_exist(tmp_path: object) -> None:
     trainer = L.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False, max_time="00:00:01:00")
     assert lightning_state.replicas(trainer) == (1, 0)
+    assert isinstance(trainer._accelerator_connector.use_distributed_sampler, bool)  # read by replicas() under DDP
     assert lightning_state.batches_done(trainer) == 0 and lightning_state.current_epoch(trainer) == 0
     assert lightning_state.time_capped(trainer) and not lightning_state.time_capped(L.Trainer(logger=False))
     # the fit loop's saved state has the path checkpoint_epochs_done reads
