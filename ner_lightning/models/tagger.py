@@ -13,6 +13,7 @@ from torchmetrics import MaxMetric
 from typing_extensions import override
 
 from ner_lightning.base.lightning_state import time_capped
+from ner_lightning.models.schedules import budget_progress
 from ner_lightning.errors import ConfigError, number
 from ner_lightning.models.encoders import BiLSTMEncoder
 from ner_lightning.models.heads import build_head
@@ -89,7 +90,7 @@ class Tagger(L.LightningModule):
         scheme: tag scheme of ``labels``.
         optimizer: Hydra config of a partial optimizer (``_target_``, ``_partial_: true``, ``lr``...).
         scheduler: ``fn`` (Hydra config of a partial scheduler), ``interval`` (``step``/``epoch``),
-            ``warmup_ratio`` and ``runtime`` (``{fn argument: group_lrs | total_steps | warmup_steps}``); empty or
+            ``warmup_ratio`` and ``runtime`` (``{fn argument: group_lrs | total_steps | warmup_steps | budget_progress}``); empty or
             ``None`` for a constant learning rate.
         lr_mult: learning-rate multiplier per group (``embeddings``, ``encoder``, ``head``) on ``optimizer.lr``.
         crf_lr_mult: multiplier for the CRF start/end/transition scores (seed 003: x100-1000 with BERT).
@@ -247,7 +248,7 @@ class Tagger(L.LightningModule):
         return [{"params": ps, "lr": base_lr * mult[g], "name": g} for g, ps in named.items() if ps]
 
     # values a scheduler config may ask for in ``runtime`` (``{argument: value name}``)
-    RUNTIME_VALUES = ("group_lrs", "total_steps", "warmup_steps")
+    RUNTIME_VALUES = ("group_lrs", "total_steps", "warmup_steps", "budget_progress")
 
     @override
     def configure_optimizers(self) -> Any:
@@ -273,16 +274,19 @@ class Tagger(L.LightningModule):
                 f"out over {MIN_SCHEDULE_STEPS}, so it ends at step {total} of {MIN_SCHEDULE_STEPS} (not annealed)"
             )
             total = MIN_SCHEDULE_STEPS
-        if time_capped(self.trainer):
+        if time_capped(self.trainer) and "budget_progress" not in runtime.values():
             rank_zero_info(
                 f"warning: the LR schedule is laid out over {total} steps (trainer.max_epochs/max_steps); "
-                "trainer.max_time may stop the run before it ends: set trainer.max_epochs to what fits the time"
+                "trainer.max_time may stop the run before it ends: set trainer.max_epochs to what fits the time "
+                "or use scheduler=budget_cosine"
             )
-        self.schedule_steps = total
+        if "budget_progress" not in runtime.values():  # a budget schedule ends annealed whatever stops the run
+            self.schedule_steps = total
         values = {
             "group_lrs": [g["lr"] for g in groups],
             "total_steps": total,
             "warmup_steps": int(warmup_ratio * total),
+            "budget_progress": lambda: budget_progress(self.trainer, total),
         }
         unknown = sorted(set(runtime.values()) - set(values))
         if unknown:
@@ -304,7 +308,7 @@ class Tagger(L.LightningModule):
 
 
 # what an optimizer or scheduler config may name: a stored (checkpoint) config is data, never arbitrary code
-TARGET_PREFIXES = ("torch.optim.", "transformers.get_", "transformers.optimization.get_")
+TARGET_PREFIXES = ("torch.optim.", "transformers.get_", "transformers.optimization.get_", "ner_lightning.models.schedules.")
 
 
 def check_target(key: str, node: dict[str, Any]) -> None:
@@ -316,7 +320,8 @@ def check_target(key: str, node: dict[str, Any]) -> None:
     """
     target = str(node.get("_target_"))
     if not target.startswith(TARGET_PREFIXES):
-        raise ConfigError(f"{key}._target_={target}: expected a torch.optim class or a transformers schedule")
+        raise ConfigError(f"{key}._target_={target}: expected a torch.optim class, a transformers schedule "
+            "or one of ner_lightning.models.schedules")
     for name, value in node.items():
         if isinstance(value, dict) or (isinstance(value, list) and any(isinstance(v, dict) for v in value)):
             raise ConfigError(f"{key}.{name}: nested settings are not allowed here (plain values only)")

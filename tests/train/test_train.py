@@ -114,3 +114,34 @@ def test_transformer_sentence_pieces_follow_the_encoders_own_limit(make_cfg: Com
     dm.setup()
     model = build_model(cfg, dm)
     assert dm.max_len == model.encoder.max_chars == TorchPredictor(model).max_chars == 62
+
+
+def test_budget_cosine_ends_a_time_capped_run_annealed(make_cfg: Compose, tmp_path: Path) -> None:
+    """``scheduler=budget_cosine`` anneals over the time cap: a run stopped by ``max_time`` long before its
+    ``max_epochs`` ends with the learning rate near 0 (a step-laid schedule would still be near its peak)."""
+    cfg = make_cfg(
+        "scheduler=budget_cosine",
+        "optimizer.lr=0.01",
+        "trainer.max_time=00:00:00:06",
+        "trainer.max_epochs=100000",
+        "trainer.limit_train_batches=2",
+        "trainer.limit_val_batches=1",
+        "callbacks.early_stopping.patience=100000",
+        "test=false",
+    )
+    _, objects = train(cfg)
+    assert json.loads((tmp_path / "metrics.json").read_text())["run"]["budget"]["stopped_by"] == "max_time"
+    steps = objects["trainer"].global_step
+    assert 0 < steps < 0.05 * 100000 * 2  # under 5 % of the step budget: the time decided
+    lrs = [g["lr"] for g in objects["trainer"].optimizers[0].param_groups]
+    assert max(lrs) < 0.01 * 0.1, lrs
+
+
+def test_budget_factor_warms_up_then_anneals_to_its_floor() -> None:
+    from ner_lightning.models.schedules import budget_factor
+
+    assert budget_factor(0.05, warmup=0.1) == pytest.approx(0.5)
+    assert budget_factor(0.1, warmup=0.1) == pytest.approx(1.0)
+    assert budget_factor(0.55, warmup=0.1) == pytest.approx(0.5)
+    assert budget_factor(1.0, warmup=0.1, floor=0.2) == pytest.approx(0.2)
+    assert budget_factor(7.0) == pytest.approx(0.0)  # clipped: past the budget stays at the floor
