@@ -36,7 +36,9 @@ from ner_lightning.runs.config import config_dir
 from ner_lightning.runs.console import RunReport, close_file_log, log_to_file, progress_bar, quiet, test_line
 from ner_lightning.runs.ddp import children_run_this_job, end_job
 from ner_lightning.runs.folder import (
+    KEEP_CHECKPOINTS,
     check_fresh_folder,
+    prune_checkpoints,
     rank,
     resume_command,
     resume_in_own_folder,
@@ -63,6 +65,8 @@ def check_values(cfg: DictConfig) -> None:
     check_config(cfg)
     if cfg.get("resume_changes", "refuse") not in ("refuse", "allow"):
         raise ConfigError(f"resume_changes={cfg.resume_changes}: use refuse or allow")
+    if cfg.get("keep_checkpoints", "all") not in KEEP_CHECKPOINTS:
+        raise ConfigError(f"keep_checkpoints={cfg.keep_checkpoints}: use {' or '.join(KEEP_CHECKPOINTS)}")
     positive_int("seed", cfg.get("seed"), minimum=0)
     positive_int("trainer.accumulate_grad_batches", cfg.trainer.get("accumulate_grad_batches", 1))
     number("model.crf_lr_mult", cfg.model.get("crf_lr_mult", 1.0), minimum=0.0)
@@ -107,6 +111,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         model.encoder.model.save_pretrained(f"{cfg.paths.output_dir}/lora_adapter")
     if trainer.is_global_zero:  # also when Ctrl-C came before any validation: the step, no scores
         stop = "interrupted" if interrupted else "diverged" if guard.message else None
+        ckpt = ckpt if stop else prune_checkpoints(cfg, ckpt, trainer.checkpoint_callback)
         write_metrics(cfg, trainer, dm, metrics, ckpt, info, report, fit_time, stop)
     if file_log is not None:
         close_file_log(file_log)
@@ -247,6 +252,7 @@ def write_metrics(
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
     info["budget"] = budget(trainer_cfg, trainer, len(dm.datasets["train"]), fit_time, stop)
     info["budget"].update(sentences_seen=report.sentences, train_batches_s=round(report.seconds, 1))
+    info["keep_checkpoints"] = cfg.get("keep_checkpoints", "all")
     record = {**metrics, "best_checkpoint": ckpt or None, "run": info}
     atomic_write_text(out, json.dumps(record, indent=2, sort_keys=True))
     rank_zero_info(f"results: {out}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.trainer.states import TrainerFn
+from lightning.pytorch.utilities import rank_zero_info
 from typing_extensions import override
 
 from ner_lightning.base.files import atomic_open, atomic_write_text
@@ -91,7 +93,6 @@ class RunCheckpoint(ModelCheckpoint):
         weights on disk); at any other step it is a real file (Lightning would link to an older top-k file). Either
         way the new ``last.ckpt`` replaces the old one in one rename (:class:`AtomicCheckpointIO`,
         :meth:`_link_checkpoint`): a real save replaces a link itself, never writes through it."""
-        import os
 
         link = self.save_last == "link"
         same_step = bool(self._last_checkpoint_saved) and self._last_global_step_saved == trainer.global_step
@@ -111,7 +112,6 @@ class RunCheckpoint(ModelCheckpoint):
     def _link_checkpoint(trainer: L.Trainer, filepath: str, linkpath: str) -> None:
         """Point ``linkpath`` at ``filepath`` by renaming a fresh link over it (Lightning removes ``linkpath`` first,
         leaving a moment without ``last.ckpt``)."""
-        import os
 
         if trainer.is_global_zero:
             tmp = f"{linkpath}.link-tmp"
@@ -155,16 +155,21 @@ class RunCheckpoint(ModelCheckpoint):
 
     @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        same_folder = state_dict.get("dirpath", self.dirpath) == self.dirpath
-        if same_folder:
+        fresh = (self.best_model_score, self.best_model_path, self.kth_value, self.kth_best_model_path)
+        if state_dict.get("dirpath", self.dirpath) == self.dirpath:
             super().load_state_dict(state_dict)
-            return
-        # a resume into a new run folder: keep the best of the interrupted run (its files stay where they are)
-        self.best_model_score = state_dict["best_model_score"]
-        self.best_model_path = state_dict["best_model_path"]
-        self.kth_value = state_dict.get("kth_value", self.kth_value)
-        self.kth_best_model_path = state_dict.get("kth_best_model_path", self.kth_best_model_path)
-        self.best_k_models = dict(state_dict.get("best_k_models", {}))
+        else:  # a resume into a new run folder: keep the best of the interrupted run (its files stay where they are)
+            self.best_model_score = state_dict["best_model_score"]
+            self.best_model_path = state_dict["best_model_path"]
+            self.kth_value = state_dict.get("kth_value", self.kth_value)
+            self.kth_best_model_path = state_dict.get("kth_best_model_path", self.kth_best_model_path)
+            self.best_k_models = dict(state_dict.get("best_k_models", {}))
+        if self.best_model_path and not os.path.exists(self.best_model_path):
+            # removed by keep_checkpoints=last|none: the best starts again from this resume
+            rank_zero_info(f"the best checkpoint {self.best_model_path} is gone (keep_checkpoints); the best is "
+                           "counted again from this resume")  # fmt: skip
+            self.best_model_score, self.best_model_path, self.kth_value, self.kth_best_model_path = fresh
+            self.best_k_models = {}
 
 
 class TrainThroughput(Callback):

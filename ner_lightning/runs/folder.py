@@ -26,6 +26,7 @@ RESUME_FREE = (
     "logger",
     "callbacks",
     "test",
+    "keep_checkpoints",
     "tags",
     "task_name",
     "optimized_metric",
@@ -227,3 +228,33 @@ class RunFolderClaim(HydraCallback):
                 f"hydra.run.dir={folder}: this folder already holds a run ({', '.join(found)}); start the new run "
                 "in another folder, or resume that one with ckpt_path=<folder>/checkpoints/last.ckpt"
             )
+
+
+KEEP_CHECKPOINTS = ("all", "last", "none")
+
+
+def prune_checkpoints(cfg: DictConfig, best: str, callback: Any = None) -> str:
+    """After a finished run (scored; not interrupted or diverged), keep the checkpoints ``keep_checkpoints`` asks
+    for: ``all`` (the best and ``last.ckpt``), ``last`` (``last.ckpt`` alone, a real file: the run can still be
+    resumed, evaluated, exported) or ``none``. Returns the best checkpoint's path now: ``last.ckpt`` when it held
+    the best's weights (a link to it), ``""`` once removed; ``callback`` (the run's checkpoint callback) is told."""
+    keep = cfg.get("keep_checkpoints", "all")
+    folder = Path(cfg.paths.output_dir) / "checkpoints"
+    if keep == "all" or not folder.is_dir():
+        return best
+    last = folder / "last.ckpt"
+    if keep == "last" and last.is_symlink():
+        same = best and last.resolve() == Path(best).resolve()
+        os.replace(last.resolve(), last)  # the linked checkpoint becomes last.ckpt itself (one rename)
+        best = str(last) if same else ""
+    for path in folder.iterdir():
+        if keep == "none" or path != last:
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+    if keep == "none":
+        folder.rmdir()
+    kept = "none" if keep == "none" else str(last)
+    rank_zero_info(f"checkpoints kept (keep_checkpoints={keep}): {kept}")
+    best = best if best and Path(best).exists() else ""
+    if callback is not None:
+        callback.best_model_path = best
+    return best

@@ -8,7 +8,9 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import corpus_args, ctrl_c_at_marker, pause_args, run_entry
@@ -72,3 +74,49 @@ def test_a_missing_local_encoder_folder_is_named_as_such(mini_corpus: dict[str, 
                              f"pretrained_encoder={tmp_path / 'no' / 'such'}", f"hydra.run.dir={tmp_path / 'r'}",
                              capsys=capsys)  # fmt: skip
     assert code == 2 and "no such folder" in err and "unreachable" not in err
+
+
+@pytest.mark.parametrize("keep", ["last", "none"])
+def test_debug_runs_keep_one_checkpoint_or_none(make_cfg: Callable[..., Any], tmp_path: Path, keep: str) -> None:
+    """``debug=limit`` keeps ``last.ckpt`` alone, a real file that evaluates and resumes (it kept the best and
+    last.ckpt: 60-330 MB a run); ``keep_checkpoints=none`` keeps none. The record says what was kept."""
+    from ner_lightning.evaluate import evaluate
+    from ner_lightning.train import train
+
+    by_loss = ["callbacks.model_checkpoint.monitor=val/loss", "callbacks.model_checkpoint.mode=max"]
+    metrics, _ = train(make_cfg("debug=limit", *by_loss, f"keep_checkpoints={keep}"))
+    # monitor val/loss in mode max: the best is epoch 0's, so best and last are two different files before pruning
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["run"]["keep_checkpoints"] == keep and saved["test/f1"] == pytest.approx(metrics["test/f1"])
+    folder = tmp_path / "checkpoints"
+    if keep == "none":
+        assert not folder.exists() and saved["best_checkpoint"] is None
+        return
+    last = folder / "last.ckpt"
+    assert [p.name for p in folder.iterdir()] == ["last.ckpt"] and not last.is_symlink()
+    assert saved["best_checkpoint"] is None  # the best (epoch 0) is gone; last.ckpt holds epoch 1
+    scores = evaluate(make_cfg(f"ckpt_path={last}", config_name="evaluate", small=False))
+    assert 0.0 <= scores["test/f1"] <= 1.0
+    _, objects = train(make_cfg("debug=limit", *by_loss, "trainer.max_epochs=3", f"ckpt_path={last}", "test=false"))
+    assert objects["trainer"].current_epoch == 3 and [p.name for p in folder.iterdir()] == ["last.ckpt"]
+
+
+def test_a_debug_run_whose_last_is_its_best_keeps_that_one_file(make_cfg: Callable[..., Any], tmp_path: Path) -> None:
+    """When last.ckpt links to the best checkpoint (same step), the best file itself becomes last.ckpt and the
+    record names it."""
+    from ner_lightning.train import train
+
+    _, objects = train(make_cfg("debug=limit", "callbacks.model_checkpoint.monitor=val/loss",
+                                "callbacks.model_checkpoint.mode=min", "optimizer.lr=0.01"))  # fmt: skip
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert [p.name for p in last.parent.iterdir()] == ["last.ckpt"] and not last.is_symlink()
+    assert saved["best_checkpoint"] == str(last) == objects["trainer"].checkpoint_callback.best_model_path
+
+
+def test_keep_checkpoints_takes_three_values(make_cfg: Callable[..., Any]) -> None:
+    from ner_lightning.errors import ConfigError
+    from ner_lightning.train import train
+
+    with pytest.raises(ConfigError, match="keep_checkpoints=best: use all or last or none"):
+        train(make_cfg("debug=limit", "keep_checkpoints=best"))

@@ -65,7 +65,7 @@ def test_learning_rate_groups(make_cfg: Compose) -> None:
 def test_checkpoint_report_evaluate_and_resume(
     make_cfg: Compose, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    metrics, objects = train(make_cfg("debug=limit"))
+    metrics, objects = train(make_cfg("debug=limit", "keep_checkpoints=all"))
     ckpts = sorted(p.name for p in (tmp_path / "checkpoints").glob("*.ckpt"))
     assert "last.ckpt" in ckpts and len(ckpts) == 2 and all("/" not in c for c in ckpts)
     assert (tmp_path / "test_report.txt").read_text().count("micro avg") == 1
@@ -145,3 +145,4 @@ def test_budget_factor_warms_up_then_anneals_to_its_floor() -> None:
     assert budget_factor(0.55, warmup=0.1) == pytest.approx(0.5)
     assert budget_factor(1.0, warmup=0.1, floor=0.2) == pytest.approx(0.2)
     assert budget_factor(7.0) == pytest.approx(0.0)  # clipped: past the budget stays at the floor
+

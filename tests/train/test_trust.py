@@ -126,7 +126,7 @@ def test_last_ckpt_is_the_latest_state_after_a_mid_epoch_stop(make_cfg: Compose,
 
 
 def test_metrics_name_the_checkpoint_they_come_from(make_cfg: Compose, tmp_path: Path) -> None:
-    metrics, objects = train(make_cfg("debug=limit", "trainer.max_epochs=3"))
+    metrics, objects = train(make_cfg("debug=limit", "trainer.max_epochs=3", "keep_checkpoints=all"))
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert not any(k.startswith("val/") and k != "val/f1_best" for k in saved)  # no unlabelled val numbers
     best = objects["trainer"].checkpoint_callback
@@ -138,7 +138,7 @@ def test_metrics_name_the_checkpoint_they_come_from(make_cfg: Compose, tmp_path:
 
 def test_resume_keeps_the_best_of_the_interrupted_run(make_cfg: Compose, tmp_path: Path) -> None:
     """A resumed run reports the interrupted run's best when the resumed epochs do not beat it."""
-    _, objects = train(make_cfg("debug=limit", "test=false"))
+    _, objects = train(make_cfg("debug=limit", "test=false", "keep_checkpoints=all"))
     ckpt_dir = tmp_path / "checkpoints"
     best_path = objects["trainer"].checkpoint_callback.best_model_path
     state = torch.load(ckpt_dir / "last.ckpt", weights_only=True, map_location="cpu")
@@ -163,7 +163,7 @@ def test_resume_keeps_the_best_of_the_interrupted_run(make_cfg: Compose, tmp_pat
 
 
 def test_evaluate_uses_the_checkpoint_scheme(make_cfg: Compose, tmp_path: Path) -> None:
-    metrics, objects = train(make_cfg("debug=limit", "data.scheme=BIOES"))
+    metrics, objects = train(make_cfg("debug=limit", "data.scheme=BIOES", "keep_checkpoints=all"))
     best = objects["trainer"].checkpoint_callback.best_model_path
     scores = evaluate(make_cfg(f"ckpt_path={best}", config_name="evaluate", small=False))
     assert scores["test/f1"] == pytest.approx(metrics["test/f1"])
