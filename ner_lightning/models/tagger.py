@@ -176,13 +176,17 @@ class Tagger(L.LightningModule):
             norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
             self.log("train/grad_norm", norm, on_step=True, on_epoch=False)
 
+    # validation and test run in fp32 even when training autocasts (trainer.precision=bf16-mixed/16-mixed): the
+    # scores, the best checkpoint's choice and the test figures are then the fp32 predictor's and the exports'
     @override
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        self._shared_step(batch, "val")
+        with torch.autocast(self.device.type, enabled=False):
+            self._shared_step(batch, "val")
 
     @override
     def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        self._shared_step(batch, "test")
+        with torch.autocast(self.device.type, enabled=False):
+            self._shared_step(batch, "test")
 
     @override
     def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> list[list[str]]:

@@ -14,6 +14,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from ner_lightning.runs.config import resolve_precision
 from ner_lightning.errors import ConfigError, NerError
 
 T = TypeVar("T")
@@ -150,7 +151,9 @@ def run_cli(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 def check_config(cfg: DictConfig) -> None:
-    """Raise :class:`ConfigError` naming the first required (``???``) config key that was not set."""
+    """Raise :class:`ConfigError` naming the first required (``???``) config key that was not set; resolve
+    ``trainer.precision=bf16-if-native`` (:func:`~ner_lightning.runs.config.resolve_precision`)."""
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise ConfigError(f"config key {missing[0]} is required; set it on the command line ({missing[0]}=...)")
+    resolve_precision(cfg)

@@ -146,3 +146,18 @@ def test_budget_factor_warms_up_then_anneals_to_its_floor() -> None:
     assert budget_factor(1.0, warmup=0.1, floor=0.2) == pytest.approx(0.2)
     assert budget_factor(7.0) == pytest.approx(0.0)  # clipped: past the budget stays at the floor
 
+
+def test_a_bf16_run_scores_in_full_precision_like_its_predictor(make_cfg: Compose) -> None:
+    """Training under bf16 autocast, validation and test still run in fp32, as the predictor and the exports do:
+    the run's test loss is the fp32 model's on the same batches (under autocast it is off by ~1e-3)."""
+    metrics, objects = train(make_cfg("debug=limit", "trainer.precision=bf16-mixed", "keep_checkpoints=all"))
+    model, dm = objects["model"].eval(), objects["datamodule"]
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for i, batch in enumerate(dm.test_dataloader()):
+            if i == 2:  # debug=limit: limit_test_batches=2
+                break
+            hidden = model.encoder(batch["input_ids"], batch["mask"])
+            total += float(model.head.loss(hidden, batch["mask"], batch["labels"])) * batch["mask"].size(0)
+            count += batch["mask"].size(0)
+    assert metrics["test/loss"] == pytest.approx(total / count, rel=1e-6)
