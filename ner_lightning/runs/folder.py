@@ -248,8 +248,12 @@ def prune_checkpoints(cfg: DictConfig, best: str, callback: Any = None) -> str:
         os.replace(last.resolve(), last)  # the linked checkpoint becomes last.ckpt itself (one rename)
         best = str(last) if same else ""
     for path in folder.iterdir():
-        if keep == "none" or path != last:
-            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+        if keep == "last" and path == last:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
     if keep == "none":
         folder.rmdir()
     kept = "none" if keep == "none" else str(last)
