@@ -65,6 +65,13 @@ def run_info() -> dict[str, Any]:
     }
 
 
+def _early_stopped(trainer: Any) -> bool:
+    """Whether an ``EarlyStopping`` callback stopped the fit (Lightning sets its ``stopped_epoch`` then)."""
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    return any(isinstance(cb, EarlyStopping) and cb.stopped_epoch > 0 for cb in getattr(trainer, "callbacks", []))
+
+
 def budget(
     trainer_cfg: dict[str, Any], trainer: Any, train_sentences: int, wall_s: float, stopped: str | None = None
 ) -> dict[str, Any]:
@@ -81,10 +88,10 @@ def budget(
         stopped = "max_steps"
     elif max_epochs is not None and epochs_done >= max_epochs:
         stopped = "max_epochs"
-    elif trainer_cfg.get("max_time"):
-        stopped = "max_time"
+    elif _early_stopped(trainer) or not trainer_cfg.get("max_time"):
+        stopped = "early_stopping"  # before the time cap: a capped run that early stopping ended says so
     else:
-        stopped = "early_stopping"
+        stopped = "max_time"
     limited = {k: trainer_cfg[k] for k in ("limit_train_batches", "limit_val_batches") if trainer_cfg.get(k)}
     return {
         "max_epochs": max_epochs,

@@ -161,3 +161,18 @@ def test_a_bf16_run_scores_in_full_precision_like_its_predictor(make_cfg: Compos
             total += float(model.head.loss(hidden, batch["mask"], batch["labels"])) * batch["mask"].size(0)
             count += batch["mask"].size(0)
     assert metrics["test/loss"] == pytest.approx(total / count, rel=1e-6)
+
+
+def test_a_time_capped_run_that_early_stopping_ended_says_so(make_cfg: Compose, tmp_path: Path) -> None:
+    """``stopped_by`` names early stopping when it ended a run that also had a time cap (it said ``max_time``)."""
+    cfg = make_cfg(
+        "debug=limit",
+        "trainer.max_epochs=50",
+        "trainer.max_time=00:01:00:00",
+        "callbacks.early_stopping.patience=1",
+        "+callbacks.early_stopping.min_delta=10",  # no epoch after the first counts as better
+        "test=false",
+    )
+    train(cfg)
+    budget = json.loads((tmp_path / "metrics.json").read_text())["run"]["budget"]
+    assert budget["stopped_by"] == "early_stopping" and budget["epochs_done"] == 2
