@@ -34,6 +34,7 @@ def model_text(record: dict) -> str:
     """The recipe and its sizes: ``experiment=... (overrides that change the model), 5.0M / 5.0M``."""
     command = record.get("command") or ""
     keep = ("experiment=", "model=", "model.", "pretrained_encoder=", "trainer.precision=", "optimizer.", "+optimizer.")
+    keep += ("scheduler=",)
     parts = [a for a in command.split() if a.startswith(keep)] or ["defaults"]
     m = record.get("metrics") or {}
     sizes = ""
