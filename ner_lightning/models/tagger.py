@@ -13,11 +13,11 @@ from torchmetrics import MaxMetric
 from typing_extensions import override
 
 from ner_lightning.base.lightning_state import time_capped
-from ner_lightning.models.schedules import budget_progress
 from ner_lightning.errors import ConfigError, number
 from ner_lightning.models.encoders import BiLSTMEncoder
 from ner_lightning.models.heads import build_head
 from ner_lightning.models.metrics import SEQEVAL_MODE, confusion_matrix, entity_scores, gather_rows, token_accuracy
+from ner_lightning.models.schedules import budget_progress
 from ner_lightning.models.starts import feature_starts
 from ner_lightning.models.transformer import TransformerEncoder
 
@@ -90,8 +90,8 @@ class Tagger(L.LightningModule):
         scheme: tag scheme of ``labels``.
         optimizer: Hydra config of a partial optimizer (``_target_``, ``_partial_: true``, ``lr``...).
         scheduler: ``fn`` (Hydra config of a partial scheduler), ``interval`` (``step``/``epoch``),
-            ``warmup_ratio`` and ``runtime`` (``{fn argument: group_lrs | total_steps | warmup_steps | budget_progress}``); empty or
-            ``None`` for a constant learning rate.
+            ``warmup_ratio`` and ``runtime`` (``{fn argument: group_lrs | total_steps | warmup_steps |
+            budget_progress}``); empty or ``None`` for a constant learning rate.
         lr_mult: learning-rate multiplier per group (``embeddings``, ``encoder``, ``head``) on ``optimizer.lr``.
         crf_lr_mult: multiplier for the CRF start/end/transition scores (seed 003: x100-1000 with BERT).
         config: the composed run configuration (kept in the checkpoint for predict/evaluate).
@@ -312,7 +312,12 @@ class Tagger(L.LightningModule):
 
 
 # what an optimizer or scheduler config may name: a stored (checkpoint) config is data, never arbitrary code
-TARGET_PREFIXES = ("torch.optim.", "transformers.get_", "transformers.optimization.get_", "ner_lightning.models.schedules.")
+TARGET_PREFIXES = (
+    "torch.optim.",
+    "transformers.get_",
+    "transformers.optimization.get_",
+    "ner_lightning.models.schedules.",
+)
 
 
 def check_target(key: str, node: dict[str, Any]) -> None:
@@ -324,8 +329,10 @@ def check_target(key: str, node: dict[str, Any]) -> None:
     """
     target = str(node.get("_target_"))
     if not target.startswith(TARGET_PREFIXES):
-        raise ConfigError(f"{key}._target_={target}: expected a torch.optim class, a transformers schedule "
-            "or one of ner_lightning.models.schedules")
+        raise ConfigError(
+            f"{key}._target_={target}: expected a torch.optim class, a transformers schedule "
+            "or one of ner_lightning.models.schedules"
+        )
     for name, value in node.items():
         if isinstance(value, dict) or (isinstance(value, list) and any(isinstance(v, dict) for v in value)):
             raise ConfigError(f"{key}.{name}: nested settings are not allowed here (plain values only)")

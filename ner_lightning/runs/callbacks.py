@@ -93,7 +93,6 @@ class RunCheckpoint(ModelCheckpoint):
         weights on disk); at any other step it is a real file (Lightning would link to an older top-k file). Either
         way the new ``last.ckpt`` replaces the old one in one rename (:class:`AtomicCheckpointIO`,
         :meth:`_link_checkpoint`): a real save replaces a link itself, never writes through it."""
-
         link = self.save_last == "link"
         same_step = bool(self._last_checkpoint_saved) and self._last_global_step_saved == trainer.global_step
         last = self.format_checkpoint_name(monitor_candidates, self.CHECKPOINT_NAME_LAST)
@@ -112,7 +111,6 @@ class RunCheckpoint(ModelCheckpoint):
     def _link_checkpoint(trainer: L.Trainer, filepath: str, linkpath: str) -> None:
         """Point ``linkpath`` at ``filepath`` by renaming a fresh link over it (Lightning removes ``linkpath`` first,
         leaving a moment without ``last.ckpt``)."""
-
         if trainer.is_global_zero:
             tmp = f"{linkpath}.link-tmp"
             if os.path.lexists(tmp):

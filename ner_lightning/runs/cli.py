@@ -14,8 +14,8 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from ner_lightning.runs.config import resolve_precision
 from ner_lightning.errors import ConfigError, NerError
+from ner_lightning.runs.config import resolve_precision
 
 T = TypeVar("T")
 

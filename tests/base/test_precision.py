@@ -36,8 +36,13 @@ def test_trainer_cpu_takes_bf16_only_where_the_cpu_has_it(tmp_path: Path, cpuinf
 def test_explicit_precisions_and_gpus_are_left_alone(tmp_path: Path) -> None:
     info = tmp_path / "cpuinfo"
     info.write_text(SAPPHIRE)
-    for overrides, expected in [(["trainer.precision=32-true"], "32-true"), (["trainer=gpu"], "32-true"),
-                                (["trainer=rtx4090"], "bf16-mixed"), (["trainer.accelerator=gpu"], "32-true")]:  # fmt: skip
+    cases = [
+        (["trainer.precision=32-true"], "32-true"),
+        (["trainer=gpu"], "32-true"),
+        (["trainer=rtx4090"], "bf16-mixed"),
+        (["trainer.accelerator=gpu"], "32-true"),
+    ]
+    for overrides, expected in cases:
         cfg = _compose(*overrides)
         resolve_precision(cfg, str(info))
         assert cfg.trainer.precision == expected, overrides
