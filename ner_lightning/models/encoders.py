@@ -42,6 +42,9 @@ class BiLSTMEncoder(nn.Module):
         word_dim: word embedding size; the four pooled sets add ``4 * word_dim`` inputs per character.
         bigram_start: ``(bigrams, bigram_dim)`` start rows of bigram ids 2+ (``model.encoder.bigram_vectors``).
         word_start: ``(words, word_dim)`` start rows of word ids 3+ (``model.encoder.word_vectors``).
+        unk_dropout: in training, the probability that a bigram id becomes the unknown bigram and a SoftLexicon word
+            id the unknown word, so the model learns what a test sentence's unseen bigrams and words look like
+            (its training split has every bigram and word of its own vocabulary; 0 turns it off).
 
     With features, ``input_ids`` is ``(batch, seq, F)``: character id, bigram id (if any), then ``4 * K`` word ids
     (sets B, M, E, S of K each; see :mod:`ner_lightning.data.features`).
@@ -68,6 +71,7 @@ class BiLSTMEncoder(nn.Module):
         word_dim: int = 50,
         bigram_start: Tensor | None = None,
         word_start: Tensor | None = None,
+        unk_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         if impl not in ("auto", "packed", "unpacked"):
@@ -77,6 +81,9 @@ class BiLSTMEncoder(nn.Module):
             positive_int(f"model.encoder.{key}", value)
         if not 0.0 <= number("model.encoder.dropout", dropout, minimum=0.0) < 1.0:
             raise ConfigError(f"model.encoder.dropout={dropout}: expected a probability in [0, 1)")
+        if not 0.0 <= number("model.encoder.unk_dropout", unk_dropout, minimum=0.0) < 1.0:
+            raise ConfigError(f"model.encoder.unk_dropout={unk_dropout}: expected a probability in [0, 1)")
+        self.unk_dropout = float(unk_dropout)
         self.impl = impl
         self.source_dim = int(embeddings.shape[1]) if embeddings is not None else source_dim
         table_dim = self.source_dim or embedding_dim
@@ -152,12 +159,12 @@ class BiLSTMEncoder(nn.Module):
         # shape: (batch, seq, embedding_dim)
         parts = [self.project(self.embedding(chars))]
         if self.bigram_embedding is not None:
-            parts.append(self.bigram_embedding(input_ids[..., 1]))
+            parts.append(self.bigram_embedding(self._to_unknown(input_ids[..., 1], unknown=1)))
         if self.word_embedding is not None:
             batch, seq = chars.shape
             first = 2 if self.bigram_embedding is not None else 1
             # shape: (batch, seq, 4, K)
-            words = input_ids[..., first:].reshape(batch, seq, 4, -1)
+            words = self._to_unknown(input_ids[..., first:], unknown=2).reshape(batch, seq, 4, -1)
             counts = self.word_counts[words]
             # Ma et al. 2020: v(S) = 4 / Z * sum_{w in S} z(w) e(w), Z over all four sets of the character
             total = counts.sum(dim=(2, 3), keepdim=True).clamp_min(1.0)
@@ -166,6 +173,14 @@ class BiLSTMEncoder(nn.Module):
             pooled = (self.word_embedding(words) * weights.unsqueeze(-1)).sum(3)
             parts.append(pooled.reshape(batch, seq, -1))
         return torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
+
+    def _to_unknown(self, ids: Tensor, unknown: int) -> Tensor:
+        """In training, each known id (> ``unknown``) of ``ids`` (any shape) becomes ``unknown`` with probability
+        ``unk_dropout``; padding, ``NONE`` and unknown ids stay; outside training ``ids`` unchanged."""
+        if not (self.training and self.unk_dropout):
+            return ids
+        drop = (ids > unknown) & (torch.rand(ids.shape, device=ids.device) < self.unk_dropout)
+        return ids.masked_fill(drop, unknown)
 
     def _packed(self, x: Tensor, mask: Tensor) -> Tensor:
         """``(batch, seq, dim)`` -> ``(batch, seq, 2 * hidden)`` through a packed sequence (zeros on padding)."""

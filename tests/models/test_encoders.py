@@ -58,3 +58,36 @@ def test_eval_mode_and_reversal_depend_on_each_sentence_length() -> None:
 def test_unknown_impl_names_the_key() -> None:
     with pytest.raises(ConfigError, match="model.encoder.impl"):
         BiLSTMEncoder(10, impl="fast")  # type: ignore[arg-type]
+
+
+def test_unk_dropout_turns_known_feature_ids_unknown_in_training_only() -> None:
+    """``unk_dropout``: in training a known bigram id (> 1) becomes 1 and a known word id (> 2) becomes 2 at the
+    given rate; padding, NONE and unknown ids stay; in eval mode the ids and the output are untouched."""
+    torch.manual_seed(0)
+    kwargs = dict(bigram_vocab_size=50, bigram_dim=3, word_counts=[0, 1, 1, *range(1, 48)], word_dim=3)
+    enc = BiLSTMEncoder(30, 4, 4, 1, 0.0, unk_dropout=0.3, **kwargs)
+    plain = BiLSTMEncoder(30, 4, 4, 1, 0.0, **kwargs)
+    plain.load_state_dict(enc.state_dict())
+    batch, seq = 8, 40
+    # shape: (batch, seq, 1 + 1 + 4 * 2): character, bigram, four sets of two words
+    ids = torch.cat([torch.randint(2, 30, (batch, seq, 1)), torch.randint(0, 50, (batch, seq, 1)),
+                     torch.randint(0, 50, (batch, seq, 8))], dim=2)  # fmt: skip
+    for column, unknown in ((ids[..., 1], 1), (ids[..., 2:], 2)):
+        enc.train()
+        dropped = enc._to_unknown(column, unknown)
+        known = column > unknown
+        changed = dropped != column
+        assert (dropped[changed] == unknown).all() and not changed[~known].any()
+        assert 0.22 < changed[known].float().mean().item() < 0.38
+        enc.eval()
+        assert torch.equal(enc._to_unknown(column, unknown), column)
+    mask = torch.ones(batch, seq, dtype=torch.bool)
+    assert torch.equal(enc.eval()(ids, mask), plain.eval()(ids, mask))
+    plain.train()
+    assert torch.equal(plain.embed(ids), plain.eval().embed(ids))  # without it, training mode changes nothing here
+    enc.train()
+    trained = enc.embed(ids)
+    assert not torch.equal(trained[..., 4:7], enc.eval().embed(ids)[..., 4:7])  # the bigram part changed
+    assert torch.equal(trained[..., :4], enc.embed(ids)[..., :4])  # the character part did not
+    with pytest.raises(ConfigError, match="model.encoder.unk_dropout=1.0"):
+        BiLSTMEncoder(30, 4, 4, 1, 0.0, unk_dropout=1.0, **kwargs)
