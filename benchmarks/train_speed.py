@@ -19,6 +19,13 @@ same packed fp32 step, and how far its BiLSTM outputs are from float32 (``<recip
 ``--fused`` (with ``--bf16``) adds the bf16 step with fused Adam (``optimizer.fused=true``, one kernel per step
 instead of a dozen passes over every parameter): ``fused_adam_speedup_<recipe>_bf16`` against the default Adam.
 ``--recipes lexicon`` times the character model with bigram and lexicon features.
+
+``--across`` times the recipes against each other instead: each recipe's training step as training runs it on a
+CPU (unpacked BiLSTM; bf16 autocast with ``--bf16``, fused Adam with ``--fused``), the recipes alternating batch by
+batch (ABAB, the order flipping every batch), so a speed ratio between recipes carries no load drift:
+``across_<recipe>_over_<first recipe>`` is the median of the per-round sentences/s ratios, with their spread.
+
+    python benchmarks/train_speed.py --across --recipes baseline lexicon --bf16 --fused --batches 8
 """
 
 from __future__ import annotations
@@ -94,6 +101,59 @@ def _timed(fn: object) -> float:
     return time.perf_counter() - t0
 
 
+def training_step(model: torch.nn.Module, opt: torch.optim.Optimizer, batch: dict, bf16: bool) -> float:
+    """Seconds of one training step (forward, CRF loss, backward, optimizer step) on ``batch``."""
+    model.train()
+    t0 = time.perf_counter()
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        hidden = model.encoder(batch["input_ids"], batch["mask"])
+        loss = model.head.loss(hidden, batch["mask"], batch["labels"])
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return time.perf_counter() - t0
+
+
+def across(args: argparse.Namespace, result: dict[str, object]) -> None:
+    """The recipes' training steps interleaved batch by batch: sentences/s of each and ratios to the first."""
+    runs = {}
+    for experiment in args.recipes:
+        cfg, dm, batches = recipe_batches(experiment, args.sentences, args.batches)
+        torch.manual_seed(0)
+        model = build_model(cfg, dm)
+        model.encoder.impl = "unpacked"  # the CPU default (impl: auto)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=args.fused)
+        runs[experiment] = (model, opt, batches, sum(int(b["mask"].size(0)) for b in batches))
+        training_step(model, opt, batches[0], args.bf16)  # warm-up
+    names = list(runs)
+    speeds: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(args.rounds):
+        spent = dict.fromkeys(names, 0.0)
+        for i in range(args.batches):
+            for name in names if (r + i) % 2 == 0 else names[::-1]:
+                model, opt, batches, _ = runs[name]
+                spent[name] += training_step(model, opt, batches[i], args.bf16)
+        for name in names:
+            speeds[name].append(runs[name][3] / spent[name])
+        line = ", ".join(f"{n} {speeds[n][-1]:.1f} sents/s" for n in names)
+        print(f"round {r + 1}/{args.rounds}: {line}", flush=True)
+    mode = ("bf16" if args.bf16 else "fp32") + (" + fused Adam" if args.fused else "")
+    result["across_mode"] = mode
+    for name in names:
+        result[f"across_{name}_train_sents_per_s"] = round(statistics.median(speeds[name]), 1)
+    for name in names[1:]:
+        # sentences/s of this recipe over the first's, per round: ratio(first's speeds, ...) would invert it
+        share = ratio(speeds[name], speeds[names[0]])
+        result[f"across_{name}_over_{names[0]}"] = share["median"]
+        result[f"across_{name}_over_{names[0]}_spread"] = [share["min"], share["max"]]
+        print(
+            f"{name}: {result[f'across_{name}_train_sents_per_s']} sents/s = {share['median']:.0%} of "
+            f"{names[0]}'s {result[f'across_{names[0]}_train_sents_per_s']} (rounds {share['min']:.0%}-"
+            f"{share['max']:.0%}; {mode}, {args.batches} batches a round, {args.threads} thread(s), interleaved)",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
@@ -105,10 +165,16 @@ def main() -> None:
     parser.add_argument(
         "--fused", action="store_true", help="with --bf16: also time that step with fused Adam (optimizer.fused)"
     )
+    parser.add_argument("--across", action="store_true", help="time the recipes against each other, interleaved")
     parser.add_argument("--record", default=None, help="also write the result with commit and hardware here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     result: dict[str, object] = {"threads": args.threads, "batches": args.batches, "rounds": args.rounds}
+    if args.across:
+        across(args, result)
+        write_record(args.record, "train_speed", sys.argv, result)
+        print(json.dumps(result))
+        return
     result["matmul_gflop_per_s"] = round(matmul_gflops(), 1)
     for experiment in args.recipes:
         cfg, dm, batches = recipe_batches(experiment, args.sentences, args.batches)
@@ -139,16 +205,7 @@ def main() -> None:
         }
 
         def step(name: str, batch: dict, models: dict = models, optims: dict = optims) -> float:
-            model, opt = models[name], optims[name]
-            model.train()
-            t0 = time.perf_counter()
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled="bf16" in name):
-                hidden = model.encoder(batch["input_ids"], batch["mask"])
-                loss = model.head.loss(hidden, batch["mask"], batch["labels"])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            return time.perf_counter() - t0
+            return training_step(models[name], optims[name], batch, "bf16" in name)
 
         for name in models:  # warm-up
             step(name, batches[0])

@@ -126,7 +126,22 @@ def benchmark_rows(records: list[tuple[str, dict]]) -> list[str]:
             f"commit {r.get('commit')}; {hardware_text(r.get('hardware'))}",
             "",
         ]
-        if kind == "train_speed":
+        if kind == "train_speed" and "across_mode" in res:  # recipes against each other, interleaved
+            first = next(k for k in res if k.startswith("across_") and k.endswith("_train_sents_per_s"))
+            first = first.removeprefix("across_").removesuffix("_train_sents_per_s")
+            lines += [
+                f"| recipe ({res['across_mode']}, interleaved) | train sents/s | share of {first}'s | rounds min-max |",
+                "|---|---|---|---|",
+                f"| {first} | {res[f'across_{first}_train_sents_per_s']} | 100 % | |",
+            ]
+            for key in (k for k in res if k.startswith("across_") and k.endswith(f"_over_{first}")):
+                recipe = key.removeprefix("across_").removesuffix(f"_over_{first}")
+                lo, hi = res[f"{key}_spread"]
+                lines.append(
+                    f"| {recipe} | {res[f'across_{recipe}_train_sents_per_s']} | {100 * res[key]:.0f} % | "
+                    f"{100 * lo:.0f}-{100 * hi:.0f} % |"
+                )
+        elif kind == "train_speed":
             lines += [
                 "| recipe | packed sents/s | unpacked sents/s | speed-up | rounds min-max | unpacked LSTM GFLOP/s "
                 "(share of this core's fp32 matmul rate) |",
@@ -136,7 +151,8 @@ def benchmark_rows(records: list[tuple[str, dict]]) -> list[str]:
             if low:  # the header gains a column: the unpacked step under bf16 autocast
                 lines[-2] = lines[-2] + " bf16 autocast (not exact): sents/s, speed-up, max BiLSTM output error |"
                 lines[-1] = lines[-1] + "---|"
-            for recipe in ("baseline", "optimized"):
+            recipes = [k.removeprefix("train_speedup_") for k in res if k.startswith("train_speedup_")]
+            for recipe in (r for r in recipes if not r.endswith(("_spread", "_bf16"))):
                 if f"train_speedup_{recipe}" in res:
                     lo, hi = res[f"train_speedup_{recipe}_spread"]
                     bf16 = (

@@ -1,0 +1,37 @@
+"""scripts/results_table.py: benchmark records become the rows they hold (no recipe left out)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "results_table.py"
+
+
+def _table_module() -> object:
+    spec = importlib.util.spec_from_file_location("results_table", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_train_speed_records_show_every_recipe_and_the_interleaved_shares() -> None:
+    rows = _table_module().benchmark_rows  # type: ignore[attr-defined]
+    timed = {"benchmark": "train_speed", "command": "python benchmarks/train_speed.py", "result": {
+        "matmul_gflop_per_s": 100.0, "lexicon_packed_train_sents_per_s": 26.2,
+        "lexicon_unpacked_train_sents_per_s": 41.3, "train_speedup_lexicon": 1.58,
+        "train_speedup_lexicon_spread": [1.46, 1.59], "lexicon_unpacked_lstm_gflop_per_s": 45.7,
+        "lexicon_unpacked_matmul_fraction": 0.27,
+    }}  # fmt: skip
+    lines = rows([("speed", timed)])
+    assert any(line.startswith("| lexicon | 26.2 | 41.3 | 1.58x | 1.46-1.59 |") for line in lines), lines
+    across = {"benchmark": "train_speed", "command": "python benchmarks/train_speed.py --across", "result": {
+        "across_mode": "bf16 + fused Adam", "across_baseline_train_sents_per_s": 136.4,
+        "across_lexicon_train_sents_per_s": 111.7, "across_lexicon_over_baseline": 0.84,
+        "across_lexicon_over_baseline_spread": [0.77, 0.9],
+    }}  # fmt: skip
+    lines = rows([("across", across)])
+    assert "| baseline | 136.4 | 100 % | |" in lines
+    assert "| lexicon | 111.7 | 84 % | 77-90 % |" in lines
+    assert not any("packed sents/s" in line for line in lines)  # not the packed-vs-unpacked table
