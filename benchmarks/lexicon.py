@@ -1,5 +1,6 @@
 """Costs of the lexicon features: loading the default lexicon (time, memory), data setup of MSRA with and without
-bigram + SoftLexicon features, and the share of predict time spent matching (at batch 64, given a lexicon checkpoint).
+bigram + SoftLexicon features, the share of each split's bigrams and word memberships unknown to the vocabulary, and
+the share of predict time spent matching (at batch 64, given a lexicon checkpoint).
 
 Each measurement runs in a fresh process (time and peak RSS over the interpreter's baseline after imports). The last
 line is one JSON object; ``--record`` also writes it to a file.
@@ -36,8 +37,13 @@ base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 dm = BioDataModule(corpus="msra", progress=False, bigrams=features, lexicon="jieba" if features else None)
 t0 = time.perf_counter(); dm.setup(); took = time.perf_counter() - t0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"setup_s": took, "peak_mb": (peak - base) / 1024,
-                  "store_mb": sum(d.nbytes() for d in dm.datasets.values()) / 2**20}))
+out = {"setup_s": took, "peak_mb": (peak - base) / 1024,
+       "store_mb": sum(d.nbytes() for d in dm.datasets.values()) / 2**20}
+if features:  # what the vocabulary (built from the training split) does not know, per split
+    out["unknown"] = {split: {"bigrams": float((d.bigrams == 1).mean()),
+                              "word_memberships": float((d.lex_words == 2).sum() / (d.lex_words > 1).sum())}
+                      for split, d in dm.datasets.items()}
+print(json.dumps(out))
 """
 
 PREDICT = r"""
@@ -83,6 +89,11 @@ def main() -> None:
         f"MSRA setup: {plain['setup_s']:.2f} s plain, {features['setup_s']:.2f} s with bigrams + SoftLexicon "
         f"({result['setup']['ratio']:.2f}x; target <= 2x); stored features {features['store_mb']:.1f} MB"
     )
+    for split, unknown in features["unknown"].items():
+        print(
+            f"{split}: {100 * unknown['bigrams']:.1f} % of bigrams and {100 * unknown['word_memberships']:.1f} % of "
+            "SoftLexicon word memberships unknown to the vocabulary (built from the training split)"
+        )
     if args.ckpt:
         result["predict"] = child(PREDICT, args.ckpt)
         p = result["predict"]

@@ -193,6 +193,11 @@ def benchmark_rows(records: list[tuple[str, dict]]) -> list[str]:
                 f"| MSRA data setup, plain -> bigrams + SoftLexicon | {setup['plain']['setup_s']:.2f} s -> "
                 f"{setup['features']['setup_s']:.2f} s ({setup['ratio']:.2f}x) | <= 2x |",
             ]
+            for split, unknown in (setup["features"].get("unknown") or {}).items():
+                lines.append(
+                    f"| {split} split: bigrams / SoftLexicon word memberships unknown to the vocabulary | "
+                    f"{100 * unknown['bigrams']:.1f} % / {100 * unknown['word_memberships']:.1f} % | - |"
+                )
             if pred:
                 lines.append(
                     f"| predict {pred['sentences']:,} MSRA test sentences, batch 64: share spent on features | "

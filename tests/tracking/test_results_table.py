@@ -35,3 +35,18 @@ def test_train_speed_records_show_every_recipe_and_the_interleaved_shares() -> N
     assert "| baseline | 136.4 | 100 % | |" in lines
     assert "| lexicon | 111.7 | 84 % | 77-90 % |" in lines
     assert not any("packed sents/s" in line for line in lines)  # not the packed-vs-unpacked table
+
+
+def test_lexicon_records_show_each_splits_unknown_shares() -> None:
+    rows = _table_module().benchmark_rows  # type: ignore[attr-defined]
+    record = {"benchmark": "lexicon", "result": {
+        "load": {"words": 349045, "load_s": 0.8, "load_mb": 120.0},
+        "setup": {"plain": {"setup_s": 5.0}, "features": {"setup_s": 9.0, "unknown": {
+            "train": {"bigrams": 0.072, "word_memberships": 0.01},
+            "test": {"bigrams": 0.1315, "word_memberships": 0.023},
+        }}, "ratio": 1.8},
+    }}  # fmt: skip
+    lines = rows([("lexicon", record)])
+    test = "| test split: bigrams / SoftLexicon word memberships unknown to the vocabulary | 13.2 % / 2.3 % | - |"
+    assert test in lines
+    assert any(line.startswith("| train split:") and "7.2 % / 1.0 %" in line for line in lines)
