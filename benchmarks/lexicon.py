@@ -31,14 +31,10 @@ print(json.dumps({"words": len(lexicon), "longest": lexicon.max_len, "prefixes":
 
 SETUP = r"""
 import json, resource, sys, time
-from omegaconf import OmegaConf
 from ner_lightning.data.modules import BioDataModule
-from ner_lightning.runs.config import config_dir
 features = sys.argv[1] == "features"
-data = OmegaConf.load(f"{config_dir()}/data/_base.yaml")  # the minimum frequencies training uses
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-dm = BioDataModule(corpus="msra", progress=False, bigrams=features, lexicon="jieba" if features else None,
-                   bigram_min_freq=data.bigram_min_freq, lexicon_min_freq=data.lexicon_min_freq)
+dm = BioDataModule(corpus="msra", progress=False, bigrams=features, lexicon="jieba" if features else None)
 t0 = time.perf_counter(); dm.setup(); took = time.perf_counter() - t0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 out = {"setup_s": took, "peak_mb": (peak - base) / 1024,

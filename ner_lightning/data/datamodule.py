@@ -37,7 +37,7 @@ class NerDataModule(L.LightningDataModule):
         max_len: split longer sentences at punctuation (``None``: keep them whole).
         min_freq: minimum training frequency of a character to enter the vocabulary.
         normalize_width: map full-width characters to half-width before lookup.
-        batch_size: training batch size; ``eval_batch_size`` defaults to it.
+        batch_size: training batch size; ``eval_batch_size=None`` takes it for evaluation too.
         num_workers: DataLoader workers.
         bucket: length-bucketed batches for training.
         max_train_samples / max_eval_samples / max_test_samples: keep only the first N sentences of train / val /
@@ -62,10 +62,10 @@ class NerDataModule(L.LightningDataModule):
         max_len: int | None = None,
         min_freq: int = 1,
         normalize_width: bool = False,
-        batch_size: int = 32,
-        eval_batch_size: int | None = None,
+        batch_size: int = 64,
+        eval_batch_size: int | None = 256,
         num_workers: int = 0,
-        bucket: bool = False,
+        bucket: bool = True,
         max_train_samples: int | None = None,
         max_eval_samples: int | None = None,
         max_test_samples: int | None = None,
@@ -73,7 +73,7 @@ class NerDataModule(L.LightningDataModule):
         progress: bool = True,
         tokenizer: str | None = None,
         bigrams: bool = False,
-        bigram_min_freq: int = 1,
+        bigram_min_freq: int = 2,
         lexicon: str | list[str] | None = None,
         lexicon_weights: str = "train",
         lexicon_max_len: int | None = None,

@@ -149,3 +149,32 @@ def test_setup_freezes_the_gc_and_teardown_undoes_it(fixtures: Path) -> None:
     assert gc.get_freeze_count() > 0  # the data's objects are out of the cycle searches while it is used
     dm.teardown("fit")
     assert gc.get_freeze_count() == 0  # and back in afterwards: no process-wide state left behind
+
+
+@pytest.mark.parametrize("module", [BioDataModule, ClueDataModule])
+def test_python_defaults_are_the_configs(module: type) -> None:
+    """One rule per setting: a data module built in Python gets conf/data/_base.yaml's defaults (the Python API
+    used to batch 32 unbucketed and keep singleton bigrams, so its unknown bigram was never trained)."""
+    import inspect
+
+    from omegaconf import OmegaConf
+
+    from ner_lightning.runs.config import config_dir
+
+    config = OmegaConf.load(f"{config_dir()}/data/_base.yaml")
+    defaults = {}
+    for cls in module.__mro__:
+        if "__init__" in vars(cls):
+            for name, param in inspect.signature(cls.__init__).parameters.items():
+                if param.default is not inspect.Parameter.empty:
+                    defaults.setdefault(name, param.default)
+    shared = [key for key in config if key in defaults and key != "seed"]  # seed: ${oc.select:seed,42} there
+    assert {"batch_size", "eval_batch_size", "bucket", "bigram_min_freq", "lexicon_min_freq"} <= set(shared)
+    assert {key: defaults[key] for key in shared} == {key: config[key] for key in shared}
+    assert defaults["seed"] == 42
+
+
+def test_python_default_bigram_vocabulary_trains_the_unknown_bigram(fixtures: Path) -> None:
+    dm = BioDataModule(train_path=str(fixtures / "bio.txt"), dev_size=0, progress=False, bigrams=True)
+    dm.setup()
+    assert (dm.datasets["train"].bigrams == 1).any()  # singleton bigrams are [UNK] in training too
