@@ -17,6 +17,7 @@ from ner_lightning.data.datamodule import NerDataModule
 from ner_lightning.data.stored import datamodule_from_settings
 from ner_lightning.errors import ConfigError
 from ner_lightning.models.checkpoint import load_checkpoint
+from ner_lightning.models.metrics import novelty_reference
 from ner_lightning.models.tagger import Tagger
 from ner_lightning.runs.callbacks import RunFiles
 from ner_lightning.runs.cli import check_config, hydra_entry, run_cli
@@ -47,6 +48,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         raise ConfigError(f"split={cfg.split}: the data has splits {sorted(dm.datasets)}")
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
     trainer: L.Trainer = hydra.utils.instantiate(trainer_cfg, logger=False, callbacks=[RunFiles()])
+    model.novelty_reference = novelty_reference(dm.sentences, cfg.split, dm.scheme)  # seen / unseen entity F1
     trainer.test(model, dataloaders=dm.loader(cfg.split), verbose=False)
     scores = {k: float(v) for k, v in trainer.callback_metrics.items()}
     print(test_line(scores, cfg.ckpt_path, cfg.split, dm.available.get(cfg.split)))  # percent, as in training

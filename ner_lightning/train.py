@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from ner_lightning.base.files import atomic_write_text, remove_stale_temps
 from ner_lightning.data.datamodule import NerDataModule
 from ner_lightning.errors import ConfigError, DeviceError, NerError, TrainingDiverged, number, positive_int
+from ner_lightning.models.metrics import novelty_reference
 from ner_lightning.models.tagger import Tagger
 from ner_lightning.runs.build import build_datamodule, build_model
 from ner_lightning.runs.callbacks import (
@@ -229,6 +230,7 @@ def score_best(
         )
         metrics.pop("val_best/f1_best", None)
     if cfg.get("test") and "test" in dm.datasets and (ckpt or not (interrupted or guard.message)):
+        model.novelty_reference = novelty_reference(dm.sentences, "test", dm.scheme)  # seen / unseen entity F1
         trainer.test(model, datamodule=dm, verbose=False)  # (Lightning's table: raw fractions, 16 digits)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
         rank_zero_info(test_line(metrics, ckpt, total=dm.available.get("test")))

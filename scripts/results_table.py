@@ -57,8 +57,8 @@ def _lstm_rate(res: dict, recipe: str) -> str:
 def training_rows(records: list[tuple[str, dict]]) -> list[str]:
     rows = [
         "| record | commit | model (params / trainable) | budget | hardware | val F1 (best) | test F1 "
-        "| LOC | ORG | PER |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| LOC | ORG | PER | test F1 on entities seen in training / unseen (unseen entities) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in records:
         m = r.get("metrics") or {}
@@ -70,10 +70,13 @@ def training_rows(records: list[tuple[str, dict]]) -> list[str]:
 
         b = r.get("budget")
         budget = budget_text(b) if isinstance(b, dict) else b or r.get("note") or "-"
+        novelty = "-"  # records made before the test split's seen/unseen scores
+        if "test/f1_unseen" in m:
+            novelty = f"{pct('test/f1_seen')} / {pct('test/f1_unseen')} ({int(m['test/unseen_entities']):,})"
         rows.append(
             f"| {name} | {commit_text(r)} | {model_text(r)} | {budget} "
             f"| {hardware_text(r.get('hardware'))} | {pct('val_best/f1')} | {pct('test/f1')} "
-            f"| {pct('test/f1_LOC')} | {pct('test/f1_ORG')} | {pct('test/f1_PER')} |"
+            f"| {pct('test/f1_LOC')} | {pct('test/f1_ORG')} | {pct('test/f1_PER')} | {novelty} |"
         )
     return rows
 

@@ -16,7 +16,14 @@ from ner_lightning.base.lightning_state import time_capped
 from ner_lightning.errors import ConfigError, number
 from ner_lightning.models.encoders import BiLSTMEncoder
 from ner_lightning.models.heads import build_head
-from ner_lightning.models.metrics import SEQEVAL_MODE, confusion_matrix, entity_scores, gather_rows, token_accuracy
+from ner_lightning.models.metrics import (
+    SEQEVAL_MODE,
+    confusion_matrix,
+    entity_scores,
+    gather_indexed,
+    novelty_scores,
+    token_accuracy,
+)
 from ner_lightning.models.schedules import budget_progress
 from ner_lightning.models.starts import feature_starts
 from ner_lightning.models.transformer import TransformerEncoder
@@ -130,6 +137,9 @@ class Tagger(L.LightningModule):
         self._rows: dict[str, list[tuple[int, list[str], list[str]]]] = {"val": [], "test": []}
         self.last_report: dict[str, Any] | None = None
         self.last_confusion: Any = None
+        # (the training split's (type, text) entities, the test split's texts by index): set by whoever runs
+        # test, it adds the scores on entities seen in training and on unseen ones (``novelty_scores``)
+        self.novelty_reference: tuple[set[tuple[str, str]], list[list[str]]] | None = None
 
     @override
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -198,9 +208,9 @@ class Tagger(L.LightningModule):
     # ---- metrics -----------------------------------------------------------------------------------------------
     def _epoch_scores(self, stage: str) -> dict[str, Any]:
         """Scores over the whole split: every process's sentences, each counted once (see ``gather_rows``)."""
-        rows = gather_rows(self._rows[stage])
+        rows = gather_indexed(self._rows[stage])
         self._rows[stage] = []
-        gold, pred = [g for g, _ in rows], [p for _, p in rows]
+        gold, pred = [g for _, g, _ in rows], [p for _, _, p in rows]
         scores = entity_scores(gold, pred, self.hparams.scheme)
         scores["sentences"] = len(rows)
         scores["token_acc"] = token_accuracy(gold, pred)
@@ -210,6 +220,12 @@ class Tagger(L.LightningModule):
         metrics = {f"{stage}/{k}": scores[k] for k in ("precision", "recall", "macro_f1", "token_acc")}
         metrics[f"{stage}/sentences"] = float(scores["sentences"])  # what every score here is over
         metrics.update({f"{stage}/f1_{t}": v["f1"] for t, v in scores["per_type"].items()})
+        if stage == "test" and self.novelty_reference is not None and all(i >= 0 for i, _, _ in rows):
+            known, texts = self.novelty_reference
+            novelty = novelty_scores(gold, pred, [texts[i] for i, _, _ in rows], known, self.hparams.scheme)
+            scores["novelty"] = novelty
+            for group, v in novelty.items():
+                metrics.update({f"test/f1_{group}": v["f1"], f"test/{group}_entities": float(v["support"])})
         self.log_dict(metrics, prog_bar=False, sync_dist=True)
         self.log(f"{stage}/f1", scores["f1"], prog_bar=True, sync_dist=True)
         return scores
@@ -229,6 +245,12 @@ class Tagger(L.LightningModule):
         rank_zero_info(
             f"\nEntity-level report (seqeval, mode={SEQEVAL_MODE}, scheme={self.hparams.scheme}):\n{scores['report']}"
         )
+        if "novelty" in scores:
+            seen, unseen = scores["novelty"]["seen"], scores["novelty"]["unseen"]
+            rank_zero_info(
+                f"entities seen in the training split (same type and text): F1 {100 * seen['f1']:.2f}% "
+                f"({seen['support']:,}); unseen: F1 {100 * unseen['f1']:.2f}% ({unseen['support']:,})"
+            )
 
     # ---- optimisation ------------------------------------------------------------------------------------------
     def param_groups(self) -> list[dict[str, Any]]:

@@ -25,3 +25,11 @@ def test_a_short_real_run_learns(msra_slice: dict[str, Path], tmp_path: Path) ->
     assert metrics["val_best/f1"] > 0.2 and metrics["test/f1"] > 0.15, metrics
     assert metrics["test/precision"] > 0.15 and metrics["test/recall"] > 0.1  # not all-O, not all-entity
     assert metrics["global_step"] == 5 * -(-1400 // 32)
+    # test entities seen in the training split (same type and text) and unseen ones: every gold entity in one group
+    # (the test file's B- tags), and the seen ones are the easier (a model memorises them first)
+    lines = [line for line in msra_slice["test"].read_text().splitlines() if line.strip()]
+    gold = sum(line.split()[-1].startswith("B-") for line in lines)
+    assert metrics["test/seen_entities"] + metrics["test/unseen_entities"] == gold
+    assert metrics["test/seen_entities"] > 0 and metrics["test/unseen_entities"] > 0
+    assert metrics["test/f1_seen"] > metrics["test/f1_unseen"] >= 0
+    assert "entities seen in the training split (same type and text): F1" in proc.stdout + proc.stderr
