@@ -71,8 +71,8 @@ def training_rows(records: list[tuple[str, dict]]) -> list[str]:
         b = r.get("budget")
         budget = budget_text(b) if isinstance(b, dict) else b or r.get("note") or "-"
         novelty = "-"  # records made before the test split's seen/unseen scores
-        if "test/f1_unseen" in m:
-            novelty = f"{pct('test/f1_seen')} / {pct('test/f1_unseen')} ({int(m['test/unseen_entities']):,})"
+        if "test/unseen_f1" in m:
+            novelty = f"{pct('test/seen_f1')} / {pct('test/unseen_f1')} ({int(m['test/unseen_entities']):,})"
         rows.append(
             f"| {name} | {commit_text(r)} | {model_text(r)} | {budget} "
             f"| {hardware_text(r.get('hardware'))} | {pct('val_best/f1')} | {pct('test/f1')} "

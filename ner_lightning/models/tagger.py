@@ -225,7 +225,7 @@ class Tagger(L.LightningModule):
             novelty = novelty_scores(gold, pred, [texts[i] for i, _, _ in rows], known, self.hparams.scheme)
             scores["novelty"] = novelty
             for group, v in novelty.items():
-                metrics.update({f"test/f1_{group}": v["f1"], f"test/{group}_entities": float(v["support"])})
+                metrics.update({f"test/{group}_f1": v["f1"], f"test/{group}_entities": float(v["support"])})
         self.log_dict(metrics, prog_bar=False, sync_dist=True)
         self.log(f"{stage}/f1", scores["f1"], prog_bar=True, sync_dist=True)
         return scores

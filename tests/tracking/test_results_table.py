@@ -54,7 +54,7 @@ def test_lexicon_records_show_each_splits_unknown_shares() -> None:
 
 def test_training_rows_show_seen_and_unseen_scores_where_recorded() -> None:
     rows = _table_module().training_rows  # type: ignore[attr-defined]
-    metrics = {"test/f1": 0.9, "val_best/f1": 0.93, "test/f1_seen": 0.961, "test/f1_unseen": 0.759,
+    metrics = {"test/f1": 0.9, "val_best/f1": 0.93, "test/seen_f1": 0.961, "test/unseen_f1": 0.759,
                "test/seen_entities": 4437.0, "test/unseen_entities": 1755.0}  # fmt: skip
     new, old = rows([("new", {"metrics": metrics}), ("old", {"metrics": {"test/f1": 0.9}})])[2:]
     assert new.endswith("| 96.10 / 75.90 (1,755) |") and old.endswith("| - |")

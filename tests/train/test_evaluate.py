@@ -35,7 +35,8 @@ def test_evaluate_scores_the_whole_split_not_the_training_runs_sample_cap(
     # the whole split's entities, each seen in the training split (same type and text) or not
     gold = sum(row.split()[-1].startswith("B-") for row in mini_corpus["test"].read_text().splitlines() if row.strip())
     assert scores["test/seen_entities"] + scores["test/unseen_entities"] == gold
-    assert 0 <= scores["test/f1_unseen"] <= 1 and 0 <= scores["test/f1_seen"] <= 1
+    assert 0 <= scores["test/unseen_f1"] <= 1 and 0 <= scores["test/seen_f1"] <= 1
+    assert "seen" not in line  # the test line's per-type scores are entity types only
     # a cap asked for here is applied, and said
     code, out, err = run_entry(
         "evaluate", ckpt, "data.max_test_samples=3", "trainer.enable_progress_bar=false", capsys=capsys

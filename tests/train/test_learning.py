@@ -31,5 +31,5 @@ def test_a_short_real_run_learns(msra_slice: dict[str, Path], tmp_path: Path) ->
     gold = sum(line.split()[-1].startswith("B-") for line in lines)
     assert metrics["test/seen_entities"] + metrics["test/unseen_entities"] == gold
     assert metrics["test/seen_entities"] > 0 and metrics["test/unseen_entities"] > 0
-    assert metrics["test/f1_seen"] > metrics["test/f1_unseen"] >= 0
+    assert metrics["test/seen_f1"] > metrics["test/unseen_f1"] >= 0
     assert "entities seen in the training split (same type and text): F1" in proc.stdout + proc.stderr
