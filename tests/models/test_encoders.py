@@ -91,3 +91,15 @@ def test_unk_dropout_turns_known_feature_ids_unknown_in_training_only() -> None:
     assert torch.equal(trained[..., :4], enc.embed(ids)[..., :4])  # the character part did not
     with pytest.raises(ConfigError, match="model.encoder.unk_dropout=1.0"):
         BiLSTMEncoder(30, 4, 4, 1, 0.0, unk_dropout=1.0, **kwargs)
+
+
+def test_the_lexicon_recipe_turns_unknown_feature_dropout_on() -> None:
+    """experiment=lexicon trains with unk_dropout 0.1 (record msra_lexicon_unk10_budget145); the plain BiLSTM not."""
+    from hydra import compose, initialize_config_dir
+
+    from ner_lightning.runs.config import config_dir
+
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        lexicon = compose("config", overrides=["experiment=lexicon"])
+        plain = compose("config", overrides=["model=bilstm_crf"])
+    assert lexicon.model.encoder.unk_dropout == 0.1 and plain.model.encoder.unk_dropout == 0.0
