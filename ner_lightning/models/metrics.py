@@ -121,12 +121,13 @@ def novelty_scores(
     """
     counts = {group: [0, 0, 0] for group in ("seen", "unseen")}  # hits, gold, predicted
     for text, g_spans, p_spans in zip(texts, _spans(gold, scheme), _spans(pred, scheme)):
-        hits = set(g_spans) & set(p_spans)
-        for spans, slot in ((g_spans, 1), (p_spans, 2)):
-            for t, a, b in spans:
-                group = "seen" if (t, "".join(text[a:b])) in known else "unseen"
-                counts[group][slot] += 1
-                counts[group][0] += slot == 1 and (t, a, b) in hits
+        predicted = set(p_spans)
+        for t, a, b in g_spans:
+            group = counts["seen" if (t, "".join(text[a:b])) in known else "unseen"]
+            group[0] += (t, a, b) in predicted
+            group[1] += 1
+        for t, a, b in p_spans:
+            counts["seen" if (t, "".join(text[a:b])) in known else "unseen"][2] += 1
     out = {}
     for group, (hit, n_gold, n_pred) in counts.items():
         p, r = hit / n_pred if n_pred else 0.0, hit / n_gold if n_gold else 0.0
