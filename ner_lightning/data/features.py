@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ner_lightning.data.lexicon import Lexicon, dense_sets, soft_lexicon_entries
+from ner_lightning.data.lexicon import HashTable, Lexicon, dense_sets, soft_lexicon_entries
 from ner_lightning.data.readers import Sentence
 from ner_lightning.data.store import EncodedSplit
 from ner_lightning.data.vocab import PAD, UNK, CharVocab, LabelVocab
@@ -79,8 +79,7 @@ class FeatureVocab(CharVocab):
         self.bigram_stoi = None if bigrams is None else {t: i for i, t in enumerate(self.bigram_itos)}
         if bigrams is not None:  # bigram codes, sorted, with their ids: a vectorised lookup
             codes = np.asarray([_code_of(t) for t in bigrams], dtype=np.int64)
-            order = np.argsort(codes)
-            self._bigram_codes, self._bigram_ids = codes[order], order + 2
+            self._bigram_table = HashTable(codes.astype(np.uint64))  # bigram id = position + 2
         self.lexicon = lexicon
         self._matcher = matcher
         self._word_of: np.ndarray | None = None
@@ -180,11 +179,8 @@ class FeatureVocab(CharVocab):
     def bigram_ids(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """``(ids, offsets)``: the bigram id of every character of the texts laid end to end (1 = unknown)."""
         codes, offsets = bigram_codes(texts)
-        known = self._bigram_codes
-        if not len(known):
-            return np.ones(len(codes), dtype=np.int64), offsets
-        at = np.minimum(np.searchsorted(known, codes), len(known) - 1)
-        return np.where(known[at] == codes, self._bigram_ids[at], 1), offsets
+        at = self._bigram_table.find(codes.astype(np.uint64))
+        return np.where(at >= 0, at + 2, 1), offsets
 
     def encode_batch(self, texts: Sequence[Sequence[str]]) -> list[dict[str, Any]]:
         """:meth:`encode_item` of many texts, their bigrams and lexicon matches computed for all at once."""

@@ -19,6 +19,7 @@ from ner_lightning.errors import ConfigError, DataError
 
 BEGIN, MIDDLE, END, SINGLE = 0, 1, 2, 3  # SoftLexicon sets, in this order in every feature tensor
 H1, H2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F)  # bases of the two window hashes (mod 2^64)
+CODE_LIMIT = 0x110002  # code points + 1, and one more: the size of a by-character lookup
 NAMED = {"jieba": ("jieba", "jieba", "jieba/dict.txt", "pip install jieba")}
 
 
@@ -79,6 +80,54 @@ def read_word_list(path: Path, counts: dict[str, int]) -> None:
         raise DataError(f"{path}: the lexicon file holds no word")
 
 
+class HashTable:
+    """A set of 64-bit keys with their positions, for vectorised lookups (linear probing, no wrap-around).
+
+    Built in one sort: keys ordered by home slot take the first free slot at or after it, i.e. slot ``i`` of the
+    ``i``-th key is ``i + max_{j <= i}(home_j - j)``; slots past the table's end spill into an overflow tail.
+
+    Args:
+        keys: ``(n,)`` uint64 keys (a repeated key is found at its first copy).
+    """
+
+    def __init__(self, keys: np.ndarray) -> None:
+        keys = np.asarray(keys, dtype=np.uint64)
+        bits = max(4, int(np.ceil(np.log2(max(2 * len(keys), 1)))))  # at most half full
+        self.shift = np.uint64(64 - bits)
+        home = self._slots(keys)
+        order = np.argsort(home, kind="stable")
+        rank = np.arange(len(keys))
+        # shape: (n,) the slot of each key in home order
+        slot = np.maximum.accumulate(home[order] - rank) + rank if len(keys) else rank
+        size = max(1 << bits, int(slot[-1]) + 1 if len(keys) else 0) + 1  # + 1: an empty slot ends every probe
+        self.keys = np.zeros(size, dtype=np.uint64)
+        self.where = np.full(size, -1, dtype=np.int32)
+        self.keys[slot], self.where[slot] = keys[order], order
+
+    def __len__(self) -> int:
+        return int((self.where >= 0).sum())
+
+    def _slots(self, keys: np.ndarray) -> np.ndarray:
+        """Home slot of each key: the top bits of ``key x`` an odd constant (keys need not be well mixed)."""
+        return ((keys * H1) >> self.shift).astype(np.int64)
+
+    def find(self, keys: np.ndarray) -> np.ndarray:
+        """``(len(keys),)`` position of each key in the table's keys, -1 where absent."""
+        keys = np.asarray(keys, dtype=np.uint64)
+        slots = self._slots(keys)
+        where = self.where[slots].astype(np.int64)
+        hit = self.keys[slots] == keys
+        out = np.where(hit, where, -1)
+        pending = np.flatnonzero((where >= 0) & ~hit)  # an empty slot ends the search
+        while len(pending):
+            slots[pending] += 1
+            where = self.where[slots[pending]].astype(np.int64)
+            hit = self.keys[slots[pending]] == keys[pending]
+            out[pending[hit]] = where[hit]
+            pending = pending[(where >= 0) & ~hit]
+        return out
+
+
 class Lexicon:
     """Words with counts and a prefix map for matching.
 
@@ -96,10 +145,8 @@ class Lexicon:
         self.sources = list(sources)
         self.max_len = max((len(w) for w in self.words), default=0)
         self._tables()
-        digest = hashlib.sha256()
-        for word, count in zip(self.words, self.counts.tolist()):
-            digest.update(f"{word}\t{count}\n".encode())
-        self.digest = digest.hexdigest()
+        lines = "".join(f"{word}\t{count}\n" for word, count in zip(self.words, self.counts.tolist()))
+        self.digest = hashlib.sha256(lines.encode()).hexdigest()  # the same digest as fed line by line
 
     @classmethod
     def load(cls, spec: str | Sequence[str], max_len: int | None = None) -> Lexicon:
@@ -114,26 +161,32 @@ class Lexicon:
         return len(self.words)
 
     def _tables(self) -> None:
-        """Per word length: the words' two hashes (sorted by the first) and indices; per prefix length: the sorted
-        first hashes of the prefixes of longer words (to stop extending a window that starts no word)."""
-        n, longest = len(self.words), self.max_len
+        """Lookups for matching: single-character words and the characters that begin longer words, by code point;
+        longer words in a hash table of their first window hash (the second hash and the length kept per word to
+        confirm a hit) and the proper prefixes of longer words in another (to stop a window that begins no word)."""
+        n = len(self.words)
         lengths = np.fromiter(map(len, self.words), dtype=np.int64, count=n)
-        # shape: (n, longest) code points (+1), 0 past a word's end
+        # shape: (total chars,) code points (+1) of the words laid end to end
         flat = np.frombuffer("".join(self.words).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64) + 1
-        codes = np.zeros((n, max(longest, 1)), dtype=np.uint64)
-        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if n else np.zeros(0, dtype=np.int64)
-        for k in range(longest):
-            has = lengths > k
-            codes[has, k] = flat[starts[has] + k]
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) if n else lengths
+        first = flat[starts].astype(np.int64) if n else lengths
+        self.single = np.full(CODE_LIMIT, -1, dtype=np.int32)  # word index of each one-character word
+        self.single[first[lengths == 1]] = np.flatnonzero(lengths == 1)
+        self.begins = np.zeros(CODE_LIMIT, dtype=bool)  # characters that begin a longer word
+        self.begins[first[lengths > 1]] = True
         h1, h2 = np.zeros(n, dtype=np.uint64), np.zeros(n, dtype=np.uint64)
-        self.by_length: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [(h1[:0], h2[:0], lengths[:0])]
-        self.prefixes: list[np.ndarray] = [h1[:0]]
-        for k in range(longest):
-            h1, h2 = h1 * H1 + codes[:, k], h2 * H2 + codes[:, k]
-            ends = np.flatnonzero(lengths == k + 1)
-            order = np.argsort(h1[ends], kind="stable")
-            self.by_length.append((h1[ends][order], h2[ends][order], ends[order]))
-            self.prefixes.append(np.unique(h1[lengths > k + 1]))
+        idx, prefixes = np.arange(n), []
+        for k in range(self.max_len):
+            idx = idx[lengths[idx] > k]  # words with a k-th character
+            c = flat[starts[idx] + k]
+            h1[idx], h2[idx] = h1[idx] * H1 + c, h2[idx] * H2 + c
+            if k:
+                prefixes.append(h1[idx[lengths[idx] > k + 1]])
+        self.word_h2, self.word_len = h2, lengths
+        longer = np.flatnonzero(lengths > 1)
+        self.word_table = HashTable(h1[longer])
+        self.word_index = longer
+        self.prefix_table = HashTable(np.unique(np.concatenate(prefixes)) if prefixes else h1[:0])
 
     def matches(self, text: str) -> list[tuple[int, int, int]]:
         """Every lexicon word in ``text`` as ``(start, end, word index)``, ordered by start then end."""
@@ -146,42 +199,39 @@ class Lexicon:
 
         Vectorised over every position: windows grow one character at a time, each keeps two 64-bit polynomial
         hashes; a window whose hashes equal a word's of that length is that word, and a window that begins no longer
-        word stops growing (the walk down a trie, done for all positions at once).
+        word stops growing (the walk down a trie, done for all positions at once). Both lookups are hash-table probes.
         """
         texts = list(texts)
         offsets = np.zeros(len(texts) + 1, dtype=np.int64)
         np.cumsum([len(t) for t in texts], out=offsets[1:])
-        cp = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64) + 1
-        # shape: (chars,) where each position's own text ends
-        limit = np.repeat(offsets[1:], np.diff(offsets))
-        alive = np.arange(len(cp), dtype=np.int64)
-        h1, h2 = np.zeros(len(cp), dtype=np.uint64), np.zeros(len(cp), dtype=np.uint64)
-        found_s, found_l, found_w = [], [], []
-        for length in range(1, self.max_len + 1):
-            inside = alive + length <= limit[alive]
+        cp = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+        cp += 1
+        # shape: (chars,) characters left in each position's own text, counting itself (capped: only <= max_len matter)
+        left = np.minimum(np.repeat(offsets[1:], np.diff(offsets)) - np.arange(len(cp)), 255).astype(np.uint8)
+        single = self.single[cp]
+        hit = np.flatnonzero(single >= 0)
+        found_s, found_l, found_w = [hit], [np.ones(len(hit), dtype=np.int64)], [single[hit].astype(np.int64)]
+        del single
+        alive = np.flatnonzero(self.begins[cp])  # windows that may grow past one character
+        h1 = cp[alive].astype(np.uint64)  # the hashes of one-character windows
+        h2 = h1.copy()
+        for length in range(2, self.max_len + 1):
+            inside = left[alive] >= length
             alive, h1, h2 = alive[inside], h1[inside], h2[inside]
             if not len(alive):
                 break
-            c = cp[alive + length - 1]
+            c = cp[alive + length - 1].astype(np.uint64)
             h1, h2 = h1 * H1 + c, h2 * H2 + c
-            w1, w2, index = self.by_length[length]
-            if len(w1):
-                at = np.minimum(np.searchsorted(w1, h1), len(w1) - 1)
-                hit = (w1[at] == h1) & (w2[at] == h2)
-                found_s.append(alive[hit])
-                found_l.append(np.full(int(hit.sum()), length, dtype=np.int64))
-                found_w.append(index[at[hit]])
-            prefixes = self.prefixes[length]
-            if not len(prefixes):
-                break
-            at = np.minimum(np.searchsorted(prefixes, h1), len(prefixes) - 1)
-            keep = prefixes[at] == h1
+            at = self.word_table.find(h1)
+            at, word = np.flatnonzero(at >= 0), self.word_index[at[at >= 0]]
+            hit = (self.word_h2[word] == h2[at]) & (self.word_len[word] == length)
+            found_s.append(alive[at[hit]])
+            found_l.append(np.full(int(hit.sum()), length, dtype=np.int64))
+            found_w.append(word[hit])
+            keep = self.prefix_table.find(h1) >= 0
             alive, h1, h2 = alive[keep], h1[keep], h2[keep]
-        if not found_s:
-            empty = np.zeros(0, dtype=np.int64)
-            return empty, empty, empty, offsets
         starts, lengths, index = (np.concatenate(a) for a in (found_s, found_l, found_w))
-        order = np.lexsort((lengths, starts))
+        order = np.argsort(starts * (self.max_len + 1) + lengths)  # by start, then end (each pair occurs once)
         return starts[order], starts[order] + lengths[order], index[order], offsets
 
 

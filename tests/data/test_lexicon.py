@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from ner_lightning.data.features import NONE_ID, FeatureVocab, bigrams_of, encode_items, pack_items
-from ner_lightning.data.lexicon import BEGIN, END, MIDDLE, SINGLE, Lexicon, dense_sets
+from ner_lightning.data.lexicon import BEGIN, END, MIDDLE, SINGLE, HashTable, Lexicon, dense_sets
 from ner_lightning.data.vocab import CharVocab, vocab_from_dict
 from ner_lightning.errors import CheckpointError, DataError
 from ner_lightning.models.encoders import BiLSTMEncoder
@@ -36,6 +36,21 @@ def brute_sets(text: str, words: dict[str, int]) -> list[list[set[int]]]:
     return out
 
 
+@pytest.mark.parametrize("n", [0, 1, 7, 300, 5000])
+def test_hash_table_finds_exactly_its_keys(n: int) -> None:
+    rng = np.random.default_rng(n)
+    # small integers (poorly mixed low bits), random 64-bit keys and runs of neighbours: crowded home slots
+    keys = np.unique(np.concatenate([
+        np.arange(1, n // 3 + 1), rng.integers(0, 2**63, n // 3, dtype=np.int64), 10**12 + np.arange(n - 2 * (n // 3)),
+    ]).astype(np.uint64))  # fmt: skip
+    rng.shuffle(keys)
+    table = HashTable(keys)
+    assert len(table) == len(keys)
+    assert np.array_equal(table.find(keys), np.arange(len(keys)))
+    others = np.setdiff1d(np.concatenate([keys + np.uint64(1), rng.integers(0, 2**63, 500).astype(np.uint64)]), keys)
+    assert (table.find(others) == -1).all()
+
+
 @pytest.mark.parametrize("seed", range(30))
 def test_matching_and_sets_equal_brute_force(seed: int) -> None:
     rng = random.Random(seed)
@@ -47,6 +62,7 @@ def test_matching_and_sets_equal_brute_force(seed: int) -> None:
         found = lexicon.matches(text)
         spans = {(i, j) for i in range(len(text)) for j in range(i + 1, len(text) + 1) if text[i:j] in vocab}
         assert {(s, e) for s, e, _ in found} == spans and all(lexicon.words[w] == text[s:e] for s, e, w in found)
+        assert found == sorted(found)  # by start, then end
     # the features of a split (all texts matched at once) and of one text (prediction) against brute force
     features = FeatureVocab.build(
         [list(t) for t in texts], CharVocab.build(texts), False, 1, lexicon, "uniform", None, 1
