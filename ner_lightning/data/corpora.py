@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ner_lightning.base.packages import package_file
 from ner_lightning.data.readers import Sentence
-from ner_lightning.errors import DataError
+from ner_lightning.errors import ConfigError, DataError
 
 
 @dataclass(frozen=True)
@@ -78,16 +78,28 @@ def split_official(name: str, sentences: list[Sentence]) -> tuple[list[Sentence]
     return train, test
 
 
-def dev_slice(train: list[Sentence], dev_size: int, seed: int) -> tuple[list[Sentence], list[Sentence]]:
-    """Hold out a fixed, seeded sample of ``dev_size`` training sentences as dev; returns ``(train, dev)``.
+DEV_FROM = ("random", "tail")
 
-    The choice depends only on ``len(train)``, ``dev_size`` and ``seed`` (its own ``random.Random``).
+
+def dev_slice(
+    train: list[Sentence], dev_size: int, seed: int, dev_from: str = "random"
+) -> tuple[list[Sentence], list[Sentence]]:
+    """Hold out ``dev_size`` training sentences as dev; returns ``(train, dev)``.
+
+    ``dev_from=random``: a fixed, seeded sample; the choice depends only on ``len(train)``, ``dev_size`` and ``seed``
+    (its own ``random.Random``). ``tail``: the last ``dev_size`` sentences, a block of whole documents: in news
+    corpora a random sample shares articles (and their entities) with the rest of train, a block does not, so its
+    score is nearer a later test set's.
     """
+    if dev_from not in DEV_FROM:
+        raise ConfigError(f"data.dev_from={dev_from!r}: expected one of {', '.join(DEV_FROM)}")
     if not 0 <= dev_size < len(train):
         where = train[0].source if train else "the training file"
         raise DataError(
             f"{where}: data.dev_size={dev_size} must be smaller than the {len(train)} training sentences read"
         )
+    if dev_from == "tail":
+        return train[: len(train) - dev_size], train[len(train) - dev_size :]
     dev_ids = set(random.Random(seed).sample(range(len(train)), dev_size))
     rest = [s for i, s in enumerate(train) if i not in dev_ids]
     dev = [s for i, s in enumerate(train) if i in dev_ids]

@@ -48,6 +48,7 @@ class BioDataModule(NerDataModule):
         train_path / val_path / test_path: column files (used when ``corpus`` is not set).
         dev_size: sentences held out from train as dev when there is no ``val_path``.
         dev_seed: seed of that held-out slice.
+        dev_from: ``random`` (a seeded sample) or ``tail`` (the last ``dev_size`` sentences).
         encoding: file encoding.
         **kwargs: see :class:`NerDataModule`.
     """
@@ -60,6 +61,7 @@ class BioDataModule(NerDataModule):
         test_path: str | None = None,
         dev_size: int = 2000,
         dev_seed: int = 13,
+        dev_from: str = "random",
         encoding: str = "utf-8",
         token_format: TokenFormat = "char",
         **kwargs: Any,
@@ -72,7 +74,7 @@ class BioDataModule(NerDataModule):
         positive_int("data.dev_size", dev_size, minimum=0)
         self.corpus, self.encoding, self.token_format = corpus, encoding, token_format
         self.paths = {"train": train_path, "val": val_path, "test": test_path}
-        self.dev_size, self.dev_seed = dev_size, dev_seed
+        self.dev_size, self.dev_seed, self.dev_from = dev_size, dev_seed, dev_from
 
     def _read(self, path: str | Path, desc: str, stats: ReadStats, key: str = "data.train_path") -> list[Sentence]:
         check_file(path, key)
@@ -106,7 +108,7 @@ class BioDataModule(NerDataModule):
                 if p
             }
         if "val" not in splits and self.dev_size > 0:
-            splits["train"], splits["val"] = dev_slice(splits["train"], self.dev_size, self.dev_seed)
+            splits["train"], splits["val"] = dev_slice(splits["train"], self.dev_size, self.dev_seed, self.dev_from)
         return {k: (v, stats[k]) for k, v in splits.items()}
 
 
@@ -123,13 +125,14 @@ class ClueDataModule(NerDataModule):
         test_path: str | None = None,
         dev_size: int = 0,
         dev_seed: int = 13,
+        dev_from: str = "random",
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("source_scheme", "BIO")
         super().__init__(**kwargs)
         positive_int("data.dev_size", dev_size, minimum=0)
         self.paths = {"train": train_path, "val": val_path, "test": test_path}
-        self.dev_size, self.dev_seed = dev_size, dev_seed
+        self.dev_size, self.dev_seed, self.dev_from = dev_size, dev_seed, dev_from
 
     def read_splits(self) -> dict[str, tuple[Iterable[Sentence], ReadStats]]:
         out: dict[str, tuple[Iterable[Sentence], ReadStats]] = {}
@@ -142,6 +145,6 @@ class ClueDataModule(NerDataModule):
                 out[name] = (nonempty(sents, path, name), stats)
         if "val" not in out and self.dev_size > 0:
             train, stats = out["train"]
-            rest, dev = dev_slice(list(train), self.dev_size, self.dev_seed)
+            rest, dev = dev_slice(list(train), self.dev_size, self.dev_seed, self.dev_from)
             out["train"], out["val"] = (rest, stats), (dev, ReadStats())
         return out

@@ -48,6 +48,21 @@ def test_bio_datamodule_dev_slice_and_limits(fixtures: Path) -> None:
     assert dm.sentences["train"][0].text != dm.sentences["val"][0].text
 
 
+def test_tail_dev_is_the_last_block_of_train(tmp_path: Path) -> None:
+    lines = [f"{c} O\n\n" for c in "甲乙丙丁戊己庚辛"]  # eight one-character sentences, in file order
+    (tmp_path / "train.txt").write_text("".join(lines), encoding="utf-8")
+    texts = {}
+    for dev_from in ("random", "tail"):
+        dm = BioDataModule(train_path=str(tmp_path / "train.txt"), dev_size=3, dev_from=dev_from, progress=False)
+        dm.setup()
+        texts[dev_from] = ["".join(s.text for s in dm.sentences[k]) for k in ("train", "val")]
+    assert texts["tail"] == ["甲乙丙丁戊", "己庚辛"]
+    assert texts["random"] != texts["tail"] and sorted("".join(texts["random"])) == sorted("甲乙丙丁戊己庚辛")
+    bad = BioDataModule(train_path=str(tmp_path / "train.txt"), dev_size=3, dev_from="head", progress=False)
+    with pytest.raises(ConfigError, match=r"^data.dev_from='head': expected one of random, tail$"):
+        bad.setup()
+
+
 def test_cluener_datamodule(fixtures: Path) -> None:
     dm = ClueDataModule(train_path=str(fixtures / "cluener.jsonl"), progress=False)
     dm.setup()
@@ -169,7 +184,7 @@ def test_python_defaults_are_the_configs(module: type) -> None:
                 if param.default is not inspect.Parameter.empty:
                     defaults.setdefault(name, param.default)
     shared = [key for key in config if key in defaults and key != "seed"]  # seed: ${oc.select:seed,42} there
-    assert {"batch_size", "eval_batch_size", "bucket", "bigram_min_freq", "lexicon_min_freq"} <= set(shared)
+    assert {"batch_size", "eval_batch_size", "bucket", "bigram_min_freq", "lexicon_min_freq", "dev_from"} <= set(shared)
     assert {key: defaults[key] for key in shared} == {key: config[key] for key in shared}
     assert defaults["seed"] == 42
 
