@@ -50,6 +50,9 @@ def test_lexicon_records_show_each_splits_unknown_shares() -> None:
     test = "| test split: bigrams / SoftLexicon word memberships unknown to the vocabulary | 13.2 % / 2.3 % | - |"
     assert test in lines
     assert any(line.startswith("| train split:") and "7.2 % / 1.0 %" in line for line in lines)
+    assert any("| 5.00 s -> 9.00 s (1.80x) | <= 2x |" in line for line in lines)  # an older record: no rounds
+    record["result"]["setup"]["rounds"] = [[5.0, 9.5], [4.8, 9.0], [5.2, 8.6]]
+    assert any("(1.80x; median of 3: 1.90x, 1.88x, 1.65x) | <= 2x |" in line for line in rows([("lexicon", record)]))
 
 
 def test_training_rows_show_seen_and_unseen_scores_where_recorded() -> None:
