@@ -120,9 +120,10 @@ class HashTable:
         out = np.where(hit, where, -1)
         pending = np.flatnonzero((where >= 0) & ~hit)  # an empty slot ends the search
         while len(pending):
-            slots[pending] += 1
-            where = self.where[slots[pending]].astype(np.int64)
-            hit = self.keys[slots[pending]] == keys[pending]
+            at = slots[pending] + 1
+            slots[pending] = at
+            where = self.where[at].astype(np.int64)
+            hit = self.keys[at] == keys[pending]
             out[pending[hit]] = where[hit]
             pending = pending[(where >= 0) & ~hit]
         return out
