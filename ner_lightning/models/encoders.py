@@ -40,6 +40,7 @@ class BiLSTMEncoder(nn.Module):
         bigram_dim: bigram embedding size.
         word_counts: the weight count of each SoftLexicon word id when the input carries word sets (``None``: none).
         word_dim: word embedding size; the four pooled sets add ``4 * word_dim`` inputs per character.
+        char_start: ``(chars, embedding_dim)`` start rows of character ids 2+ (``model.encoder.char_vectors``).
         bigram_start: ``(bigrams, bigram_dim)`` start rows of bigram ids 2+ (``model.encoder.bigram_vectors``).
         word_start: ``(words, word_dim)`` start rows of word ids 3+ (``model.encoder.word_vectors``).
         unk_dropout: in training, the probability that a bigram id becomes the unknown bigram and a SoftLexicon word
@@ -69,6 +70,7 @@ class BiLSTMEncoder(nn.Module):
         bigram_dim: int = 50,
         word_counts: list[int] | None = None,
         word_dim: int = 50,
+        char_start: Tensor | None = None,
         bigram_start: Tensor | None = None,
         word_start: Tensor | None = None,
         unk_dropout: float = 0.0,
@@ -102,7 +104,11 @@ class BiLSTMEncoder(nn.Module):
             self.word_embedding = nn.Embedding(len(word_counts), word_dim, padding_idx=0)
             self.register_buffer("word_counts", torch.tensor(word_counts, dtype=torch.float32), persistent=False)
             input_dim += 4 * word_dim
-        with torch.no_grad():  # pretrained starts: the rows after the special ids (bigrams 2+, words 3+)
+        with torch.no_grad():  # pretrained starts: the rows after the special ids (chars and bigrams 2+, words 3+)
+            if char_start is not None:
+                if embeddings is not None:
+                    raise ConfigError("model.encoder.char_vectors and pretrained_embeddings both start the characters")
+                self.embedding.weight[2 : 2 + len(char_start)] = char_start
             if bigram_start is not None and self.bigram_embedding is not None:
                 self.bigram_embedding.weight[2 : 2 + len(bigram_start)] = bigram_start
             if word_start is not None and self.word_embedding is not None:

@@ -1,4 +1,5 @@
-"""Start rows for the BiLSTM's bigram and word tables (``model.encoder.bigram_vectors`` / ``word_vectors``).
+"""Start rows for the BiLSTM's character, bigram and word tables (``model.encoder.char_vectors`` / ``bigram_vectors``
+/ ``word_vectors``).
 
 The sources and how a token without its own vector starts are in :mod:`ner_lightning.assets.vectors`; the rows
 of the special ids (padding, ``[UNK]``, ``NONE``) keep the encoder's own initialisation.
@@ -16,17 +17,23 @@ END = "</s>"  # the bigram token's end-of-text half (ner_lightning.data.features
 
 
 def feature_starts(config: dict[str, Any], vocab: dict[str, Any]) -> dict[str, Tensor]:
-    """Pop ``bigram_vectors`` / ``word_vectors`` from the encoder ``config``; the start tables they ask for.
+    """Pop ``char_vectors`` / ``bigram_vectors`` / ``word_vectors`` from the encoder ``config``; the start tables.
 
     Returns:
-        ``{"bigram_start": (bigrams, bigram_dim), "word_start": (words, word_dim)}`` for the sources given: the rows
-        of the vocabulary's tokens (bigram ids from 2, word ids from 3 on).
+        ``{"char_start": (chars, embedding_dim), "bigram_start": (bigrams, bigram_dim), "word_start": (words,
+        word_dim)}`` for the sources given: the rows of the vocabulary's tokens (character and bigram ids from 2,
+        word ids from 3 on).
     """
     from ner_lightning.assets.vectors import PACKAGED, source_vectors, start_table, wanted_by
     from ner_lightning.errors import ConfigError
 
     features = vocab.get("features") or {}
     asked: list[tuple[str, str, str, str, list[str]]] = []  # (key, kind, dim key, source, tokens)
+    source = config.pop("char_vectors", None)
+    if source is not None:
+        if config.get("embeddings") is not None:
+            raise ConfigError("model.encoder.char_vectors and pretrained_embeddings both start the characters: set one")
+        asked.append(("char_vectors", "chars", "embedding_dim", str(source), list(vocab["itos"][2:])))
     for key, kind, dim_key in (("bigram_vectors", "bigrams", "bigram_dim"), ("word_vectors", "lexicon", "word_dim")):
         source = config.pop(key, None)
         if source is None:
@@ -44,7 +51,7 @@ def feature_starts(config: dict[str, Any], vocab: dict[str, Any]) -> dict[str, T
     }
     out: dict[str, Tensor] = {}
     for key, kind, dim_key, source, tokens in asked:
-        dim = int(config.get(dim_key, 50))
+        dim = int(config.get(dim_key, 300 if kind == "chars" else 50))
         table, counts = start_table(tokens, source, dim, f"model.encoder.{key}", loaded=loaded.get(source))
         rank_zero_info(
             f"{kind} start ({source}): {counts['whole']:,} own vectors, {counts['chars']:,} from their characters, "

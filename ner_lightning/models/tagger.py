@@ -125,7 +125,7 @@ class Tagger(L.LightningModule):
             self.hparams["encoder"] = {**encoder, "config_dict": self.encoder.config_dict}
         if encoder.get("pretrained_embeddings"):  # the table is in the weights from now on
             self.hparams["encoder"] = {**encoder, "pretrained_embeddings": None, "source_dim": self.encoder.source_dim}
-        for key in ("bigram_vectors", "word_vectors"):  # so are these: a checkpoint never reads the source again
+        for key in ("char_vectors", "bigram_vectors", "word_vectors"):  # so are these: never read again
             if encoder.get(key):
                 self.hparams["encoder"] = {**self.hparams["encoder"], key: None}
         head = dict(head)

@@ -108,3 +108,24 @@ def test_tagger_starts_from_vectors_and_its_checkpoint_never_reads_them_again(tm
 def test_vectors_without_the_feature_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="model.encoder.word_vectors=e5: needs model.encoder.lexicon=true"):
         _tagger(tmp_path, lexicon=False, word_vectors="e5")
+
+
+def test_character_table_starts_from_vectors_and_not_beside_pretrained_embeddings(tmp_path: Path) -> None:
+    vec = _vec(tmp_path, "北 1 0 0 0\n京 0 2 0 0\n大 0 0 3 1\n学 1 1 1 1\n")
+    torch.manual_seed(0)
+    model = _tagger(tmp_path, char_vectors=str(vec))
+    torch.manual_seed(0)
+    plain = _tagger(tmp_path)
+    itos = model.hparams["vocab"]["itos"]
+    row = dict(zip(itos, model.encoder.embedding.weight.detach()))
+    # a character with a vector keeps its direction (a 4-d source at embedding_dim 4: only scaled)
+    source = {"北": [1, 0, 0, 0], "京": [0, 2, 0, 0], "大": [0, 0, 3, 1], "学": [1, 1, 1, 1]}
+    for char, value in source.items():
+        want = torch.tensor(value, dtype=torch.float32)
+        assert torch.allclose(row[char] / row[char].norm(), want / want.norm(), atol=1e-4), char
+    assert torch.equal(row["[PAD]"], torch.zeros(4))  # padding and [UNK] keep the encoder's own rows
+    assert torch.equal(model.encoder.embedding.weight[1], plain.encoder.embedding.weight[1])
+    assert not torch.allclose(model.encoder.embedding.weight[2:], plain.encoder.embedding.weight[2:])
+    assert model.hparams["encoder"]["char_vectors"] is None  # in the weights from now on
+    with pytest.raises(ConfigError, match="char_vectors and pretrained_embeddings both start the characters"):
+        _tagger(tmp_path, char_vectors=str(vec), pretrained_embeddings="lac")
