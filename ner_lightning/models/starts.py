@@ -30,9 +30,7 @@ def feature_starts(config: dict[str, Any], vocab: dict[str, Any]) -> dict[str, T
     features = vocab.get("features") or {}
     asked: list[tuple[str, str, str, str, list[str]]] = []  # (key, kind, dim key, source, tokens)
     source = config.pop("char_vectors", None)
-    if source is not None:
-        if config.get("embeddings") is not None:
-            raise ConfigError("model.encoder.char_vectors and pretrained_embeddings both start the characters: set one")
+    if source is not None:  # beside pretrained_embeddings: refused by the encoder, the one place of that rule
         asked.append(("char_vectors", "chars", "embedding_dim", str(source), list(vocab["itos"][2:])))
     for key, kind, dim_key in (("bigram_vectors", "bigrams", "bigram_dim"), ("word_vectors", "lexicon", "word_dim")):
         source = config.pop(key, None)
