@@ -15,7 +15,7 @@ import hydra
 import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
-from lightning.pytorch.callbacks import LearningRateMonitor, ProgressBar
+from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ProgressBar
 from lightning.pytorch.utilities import rank_zero_info
 from omegaconf import DictConfig, OmegaConf
 
@@ -149,6 +149,14 @@ def build_trainer(cfg: DictConfig, dm: NerDataModule, model: Tagger) -> tuple[L.
     callbacks = [] if trainer_cfg.get("fast_dev_run") else instantiate_all(cfg.get("callbacks"))
     if not loggers:  # the LR monitor needs a logger to write to
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+    runtime = OmegaConf.select(cfg, "scheduler.runtime", default=None) or {}
+    if "budget_progress" in runtime.values() and any(isinstance(c, EarlyStopping) for c in callbacks):
+        # val F1 plateaus while the LR is high: early stopping would end the run before the schedule anneals it
+        callbacks = [c for c in callbacks if not isinstance(c, EarlyStopping)]
+        rank_zero_info(
+            "early stopping is off under a budget schedule (scheduler.runtime: budget_progress): the learning rate "
+            "anneals over the whole budget; the best checkpoint on val/f1 is still the one tested"
+        )
     sizes = {name: len(split) for name, split in dm.datasets.items()}
     guard, report = DivergenceGuard(), RunReport(str(cfg.paths.output_dir), sizes)
     callbacks += [guard, RunFiles(), report]
