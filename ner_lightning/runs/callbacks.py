@@ -14,7 +14,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, EMAWeightAveraging, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.trainer.states import TrainerFn
@@ -236,6 +236,22 @@ class DivergenceGuard(Callback):
         if self.message is not None and "val/f1" in trainer.callback_metrics:
             # diverged weights never become the best checkpoint (checkpoint callbacks run after this one)
             trainer.callback_metrics["val/f1"] = torch.tensor(float("nan"))
+
+
+class WeightEMA(EMAWeightAveraging):
+    """An exponential moving average of the weights (Lightning's :class:`EMAWeightAveraging`), validated, checkpointed
+    and tested in place of the raw weights (``callbacks=ema``).
+
+    Checkpoints hold the average as ``state_dict`` (so ``evaluate``, ``predict`` and ``export`` use it) and the raw
+    weights as ``current_model_state`` (so a resume continues both). Unlike the stock callback, the average is
+    released when training ends: a later ``trainer.validate`` of the best checkpoint scores that checkpoint instead of
+    swapping in the final average.
+    """
+
+    @override
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_end(trainer, pl_module)  # the module now holds the average
+        self._average_model = None
 
 
 def weights_finite(module: torch.nn.Module) -> bool:
