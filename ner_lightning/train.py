@@ -15,7 +15,7 @@ import hydra
 import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
-from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ProgressBar
+from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint, ProgressBar
 from lightning.pytorch.utilities import rank_zero_info
 from omegaconf import DictConfig, OmegaConf
 
@@ -157,6 +157,8 @@ def build_trainer(cfg: DictConfig, dm: NerDataModule, model: Tagger) -> tuple[L.
             "early stopping is off under a budget schedule (scheduler.runtime: budget_progress): the learning rate "
             "anneals over the whole budget; the best checkpoint on val/f1 is still the one tested"
         )
+    if "val" not in dm.datasets:
+        callbacks = without_dev(callbacks, trainer_cfg)
     sizes = {name: len(split) for name, split in dm.datasets.items()}
     guard, report = DivergenceGuard(), RunReport(str(cfg.paths.output_dir), sizes)
     callbacks += [guard, RunFiles(), report]
@@ -176,6 +178,19 @@ def build_trainer(cfg: DictConfig, dm: NerDataModule, model: Tagger) -> tuple[L.
     for logger in trainer.loggers:
         logger.log_hyperparams({**OmegaConf.to_container(cfg, resolve=True), **counts})
     return trainer, guard, report
+
+
+def without_dev(callbacks: list[Any], trainer_cfg: dict[str, Any]) -> list[Any]:
+    """No dev split (``data.dev_size=0`` and no ``val_path``): no validation, no early stopping, and the checkpoint
+    kept (and tested) is the last epoch's; returns the callbacks."""
+    trainer_cfg["limit_val_batches"] = 0
+    if any(isinstance(c, EarlyStopping) for c in callbacks):
+        rank_zero_info("no dev split (data.dev_size=0): early stopping is off")
+    for c in callbacks:
+        if isinstance(c, ModelCheckpoint) and c.monitor:
+            c.monitor, c.filename = None, "epoch_{epoch:03d}"  # top-k on no metric keeps the latest
+    rank_zero_info("no dev split (data.dev_size=0): no validation; the last epoch's checkpoint is the one tested")
+    return [c for c in callbacks if not isinstance(c, EarlyStopping)]
 
 
 def fit(cfg: DictConfig, trainer: L.Trainer, model: Tagger, dm: NerDataModule) -> tuple[float, bool]:
