@@ -192,3 +192,24 @@ def test_a_budget_schedule_runs_its_budget_whatever_early_stopping_says(make_cfg
     train(cfg)
     budget = json.loads((tmp_path / "metrics.json").read_text())["run"]["budget"]
     assert budget["stopped_by"] != "early_stopping" and budget["epochs_done"] == 4
+
+
+def test_without_a_dev_split_the_final_state_is_kept_and_tested(make_cfg: Compose, tmp_path: Path) -> None:
+    """``data.dev_size=0`` (all 160 training sentences train, not 140): no validation, and the checkpoint kept and
+    tested is the final state, a stop mid-epoch included (with the val/f1 monitor the run failed asking for a val
+    split)."""
+    cfg = make_cfg(
+        "data.dev_size=0",
+        "trainer.max_epochs=3",
+        "trainer.limit_train_batches=3",
+        "+trainer.max_steps=7",  # mid-epoch 3
+        "keep_checkpoints=all",
+    )
+    metrics, objects = train(cfg)
+    record = json.loads((tmp_path / "metrics.json").read_text())
+    assert record["train_sentences"] == 160 and not [k for k in record if k.startswith("val")]
+    assert "test/f1" in record and record["run"]["budget"]["stopped_by"] == "max_steps"
+    best = torch.load(record["best_checkpoint"], map_location="cpu", weights_only=True)
+    assert best["global_step"] == objects["trainer"].global_step == 7
+    for name, value in objects["model"].state_dict().items():
+        assert torch.equal(best["state_dict"][name], value), name
