@@ -52,6 +52,7 @@ class NerDataModule(L.LightningDataModule):
             ``uniform``.
         lexicon_max_len: longest lexicon word matched (``None``: the lexicon's longest).
         lexicon_min_freq: lexicon words matched fewer times in the training split share the unknown-word id.
+        lexicon_tags: such words share one unknown id per lexicon tag instead (jieba's part of speech).
     """
 
     def __init__(
@@ -78,6 +79,7 @@ class NerDataModule(L.LightningDataModule):
         lexicon_weights: str = "train",
         lexicon_max_len: int | None = None,
         lexicon_min_freq: int = 2,
+        lexicon_tags: bool = False,
     ) -> None:
         super().__init__()
         try:
@@ -103,7 +105,7 @@ class NerDataModule(L.LightningDataModule):
         positive_int("data.bigram_min_freq", bigram_min_freq)
         positive_int("data.lexicon_max_len", lexicon_max_len, allow_none=True)
         positive_int("data.lexicon_min_freq", lexicon_min_freq)
-        self.lexicon_min_freq = lexicon_min_freq
+        self.lexicon_min_freq, self.lexicon_tags = lexicon_min_freq, bool(lexicon_tags)
         if (bigrams or lexicon) and tokenizer:
             raise ConfigError("data.bigrams / data.lexicon features are for character models, not with data.tokenizer")
         self.bigrams, self.bigram_min_freq = bool(bigrams), bigram_min_freq
@@ -226,6 +228,7 @@ class NerDataModule(L.LightningDataModule):
                     self.lexicon_weights,
                     self._progress,
                     self.lexicon_min_freq,
+                    self.lexicon_tags,
                 )
         if self.label_vocab is None:
             self.label_vocab = LabelVocab(labels_for(known or set(), self.scheme))

@@ -96,10 +96,13 @@ class FeatureVocab(CharVocab):
         weights: str,
         progress: Any = None,
         word_min_freq: int = 2,
+        tags: bool = False,
     ) -> FeatureVocab:
         """Vocabularies from the training split: bigrams seen ``bigram_min_freq`` times; the lexicon words matched
         ``word_min_freq`` times in it (other lexicon words share one id, trained on the rare ones), weighted by
-        ``weights`` (``train``: matches in the training split + 1; ``lexicon``: the lexicon's counts; ``uniform``)."""
+        ``weights`` (``train``: matches in the training split + 1; ``lexicon``: the lexicon's counts; ``uniform``).
+        ``tags``: the other lexicon words share one id per lexicon tag instead (an unseen person name still reads
+        as a person name: jieba's ``nr``), after the known words' ids."""
         if weights not in WEIGHTS:
             raise ConfigError(f"data.lexicon_weights={weights!r}: expected one of {', '.join(WEIGHTS)}")
         bigram_tokens = None
@@ -131,6 +134,15 @@ class FeatureVocab(CharVocab):
                 "words": [lexicon.words[i] for i in order.tolist()],
                 "counts": word_counts,
             }
+            if tags:
+                if not lexicon.tag_names:
+                    raise ConfigError(
+                        f"data.lexicon_tags=true: lexicon {','.join(lexicon.sources)} has no tag column "
+                        "(word count tag per line, as jieba's dictionary)"
+                    )
+                described.update(
+                    tags=lexicon.tag_names, word_tags=lexicon.tag_of[order].tolist(), tag_digest=lexicon.tag_digest
+                )
         vocab = cls(char, bigram_tokens, described, lexicon)
         vocab._matched = cache  # the training split's matches, reused when it is encoded
         return vocab
@@ -142,21 +154,33 @@ class FeatureVocab(CharVocab):
         assert self.lexicon is not None
         if self._matcher is None:
             lexicon = Lexicon.load(self.lexicon["sources"], self.lexicon["max_len"])
-            if lexicon.digest != self.lexicon["digest"]:
-                raise CheckpointError(
-                    f"lexicon {','.join(self.lexicon['sources'])}: its content differs from the lexicon the model was "
-                    f"trained with (digest {lexicon.digest[:12]} vs {self.lexicon['digest'][:12]}); use that lexicon"
-                )
+            for key in ("digest", "tag_digest") if "tags" in self.lexicon else ("digest",):
+                if getattr(lexicon, key) != self.lexicon[key]:
+                    what = "tags differ" if key == "tag_digest" else "content differs"
+                    raise CheckpointError(
+                        f"lexicon {','.join(self.lexicon['sources'])}: its {what} from the lexicon the model was "
+                        f"trained with ({key} {getattr(lexicon, key)[:12]} vs "
+                        f"{self.lexicon[key][:12]}); use that lexicon"
+                    )
             self._matcher = lexicon
         return self._matcher
 
     @property
     def word_of(self) -> np.ndarray:
-        """Model word id of each lexicon index (``UNK_WORD_ID`` for words outside the word vocabulary)."""
+        """Model word id of each lexicon index; a word outside the word vocabulary gets ``UNK_WORD_ID``, or with tags
+        its tag's unknown id (ids after the known words', one per tag)."""
         if self._word_of is None:
             assert self.lexicon is not None
             stoi = {w: i for i, w in enumerate(self.lexicon["words"], 3)}
-            self._word_of = np.asarray([stoi.get(w, UNK_WORD_ID) for w in self.matcher.words], dtype=np.int64)
+            unknown = np.full(len(self.matcher), UNK_WORD_ID, dtype=np.int64)
+            if "tags" in self.lexicon:  # matcher tag index -> this model's tag unknown id (untagged: UNK_WORD_ID)
+                first = 3 + len(self.lexicon["words"])
+                ids = {t: first + i for i, t in enumerate(self.lexicon["tags"])}
+                by_index = np.asarray([ids.get(t, UNK_WORD_ID) for t in self.matcher.tag_names] + [UNK_WORD_ID])
+                unknown = by_index[self.matcher.tag_of]  # -1 (untagged) takes the last entry
+            self._word_of = np.asarray(
+                [stoi.get(w, u) for w, u in zip(self.matcher.words, unknown.tolist())], dtype=np.int64
+            )
         return self._word_of
 
     # ---- encoding ---------------------------------------------------------------------------------------------

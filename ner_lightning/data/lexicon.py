@@ -48,8 +48,9 @@ def source_path(source: str) -> Path:
     return path
 
 
-def read_word_list(path: Path, counts: dict[str, int]) -> None:
-    """Add ``path``'s words to ``counts`` (one word per line, optional integer count second; other columns ignored).
+def read_word_list(path: Path, counts: dict[str, int], tags: dict[str, str] | None = None) -> None:
+    """Add ``path``'s words to ``counts`` (one word per line, optional integer count second, optional tag third, as
+    jieba's ``word count part-of-speech``; further columns ignored) and each word's first tag to ``tags``.
 
     Raises:
         DataError: naming ``path:line`` for a file that is not UTF-8 or a count that is not a positive integer, or
@@ -76,6 +77,8 @@ def read_word_list(path: Path, counts: dict[str, int]) -> None:
             if count < 1:
                 raise DataError(f"{path}:{number}: count {count} must be positive")
         counts[fields[0]] = counts.get(fields[0], 0) + count
+        if tags is not None and len(fields) > 2:
+            tags.setdefault(fields[0], fields[2])
     if len(counts) == before and not any(line.split() for line in text.splitlines()):
         raise DataError(f"{path}: the lexicon file holds no word")
 
@@ -136,13 +139,25 @@ class Lexicon:
         counts: word -> count (positive).
         sources: where the words came from (for messages and checkpoints).
         max_len: longest word matched (longer words are left out; ``None``: no limit).
+        tags: word -> tag (jieba's part of speech: ``nr`` person name, ``ns`` place, ``nt`` organisation...);
+            ``tag_names`` lists them sorted and ``tag_of`` gives each word's index in it (-1: untagged).
     """
 
-    def __init__(self, counts: dict[str, int], sources: Sequence[str] = (), max_len: int | None = None) -> None:
+    def __init__(
+        self,
+        counts: dict[str, int],
+        sources: Sequence[str] = (),
+        max_len: int | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> None:
         if max_len is not None:
             counts = {w: c for w, c in counts.items() if len(w) <= max_len}
         self.words = sorted(counts)
         self.counts = np.asarray([counts[w] for w in self.words], dtype=np.int64)
+        tags = tags or {}
+        self.tag_names = sorted({tags[w] for w in self.words if w in tags})
+        index = {t: i for i, t in enumerate(self.tag_names)}
+        self.tag_of = np.asarray([index.get(tags.get(w, ""), -1) for w in self.words], dtype=np.int16)
         self.sources = list(sources)
         self.max_len = max((len(w) for w in self.words), default=0)
         self._tables()
@@ -154,9 +169,17 @@ class Lexicon:
         """Read and merge the sources of ``data.lexicon``."""
         sources = lexicon_sources(spec)
         counts: dict[str, int] = {}
+        tags: dict[str, str] = {}
         for source in sources:
-            read_word_list(source_path(source), counts)
-        return cls(counts, sources, max_len)
+            read_word_list(source_path(source), counts, tags)
+        return cls(counts, sources, max_len, tags)
+
+    @property
+    def tag_digest(self) -> str:
+        """Digest of the words' tags (``word<TAB>tag`` lines; ties a model using tags to them)."""
+        names = [*self.tag_names, ""]  # index -1: untagged
+        lines = "".join(f"{w}\t{names[t]}\n" for w, t in zip(self.words, self.tag_of.tolist()))
+        return hashlib.sha256(lines.encode()).hexdigest()
 
     def __len__(self) -> int:
         return len(self.words)

@@ -46,6 +46,8 @@ class BiLSTMEncoder(nn.Module):
         unk_dropout: in training, the probability that a bigram id becomes the unknown bigram and a SoftLexicon word
             id the unknown word, so the model learns what a test sentence's unseen bigrams and words look like
             (its training split has every bigram and word of its own vocabulary; 0 turns it off).
+        word_unknown: the unknown id of each word id (``None``: 2 for all), e.g. its lexicon tag's
+            (``data.lexicon_tags``; :func:`ner_lightning.models.tagger.unknown_word_ids`).
 
     With features, ``input_ids`` is ``(batch, seq, F)``: character id, bigram id (if any), then ``4 * K`` word ids
     (sets B, M, E, S of K each; see :mod:`ner_lightning.data.features`).
@@ -74,6 +76,7 @@ class BiLSTMEncoder(nn.Module):
         bigram_start: Tensor | None = None,
         word_start: Tensor | None = None,
         unk_dropout: float = 0.0,
+        word_unknown: list[int] | None = None,
     ) -> None:
         super().__init__()
         if impl not in ("auto", "packed", "unpacked"):
@@ -103,6 +106,8 @@ class BiLSTMEncoder(nn.Module):
         if word_counts is not None:
             self.word_embedding = nn.Embedding(len(word_counts), word_dim, padding_idx=0)
             self.register_buffer("word_counts", torch.tensor(word_counts, dtype=torch.float32), persistent=False)
+            if word_unknown is not None:
+                self.register_buffer("word_unknown", torch.tensor(word_unknown, dtype=torch.long), persistent=False)
             input_dim += 4 * word_dim
         with torch.no_grad():  # pretrained starts: the rows after the special ids (chars and bigrams 2+, words 3+)
             if char_start is not None:
@@ -170,7 +175,8 @@ class BiLSTMEncoder(nn.Module):
             batch, seq = chars.shape
             first = 2 if self.bigram_embedding is not None else 1
             # shape: (batch, seq, 4, K)
-            words = self._to_unknown(input_ids[..., first:], unknown=2).reshape(batch, seq, 4, -1)
+            ids = self._to_unknown(input_ids[..., first:], 2, getattr(self, "word_unknown", None))
+            words = ids.reshape(batch, seq, 4, -1)
             counts = self.word_counts[words]
             # Ma et al. 2020: v(S) = 4 / Z * sum_{w in S} z(w) e(w), Z over all four sets of the character
             total = counts.sum(dim=(2, 3), keepdim=True).clamp_min(1.0)
@@ -180,12 +186,15 @@ class BiLSTMEncoder(nn.Module):
             parts.append(pooled.reshape(batch, seq, -1))
         return torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
 
-    def _to_unknown(self, ids: Tensor, unknown: int) -> Tensor:
-        """In training, each known id (> ``unknown``) of ``ids`` (any shape) becomes ``unknown`` with probability
-        ``unk_dropout``; padding, ``NONE`` and unknown ids stay; outside training ``ids`` unchanged."""
+    def _to_unknown(self, ids: Tensor, unknown: int, table: Tensor | None = None) -> Tensor:
+        """In training, each known id (> ``unknown``) of ``ids`` (any shape) becomes ``unknown`` (or its own unknown
+        id, ``table[id]``) with probability ``unk_dropout``; padding, ``NONE`` and unknown ids stay; outside
+        training ``ids`` unchanged."""
         if not (self.training and self.unk_dropout):
             return ids
         drop = (ids > unknown) & (torch.rand(ids.shape, device=ids.device) < self.unk_dropout)
+        if table is not None:
+            return torch.where(drop, table[ids], ids)
         return ids.masked_fill(drop, unknown)
 
     def _packed(self, x: Tensor, mask: Tensor) -> Tensor:

@@ -49,3 +49,13 @@ def lexicon_ckpt(mini_corpus: dict[str, Path], tmp_path_factory: pytest.TempPath
         mini_corpus, out, "experiment=lexicon", "model.encoder.embedding_dim=16", "model.encoder.hidden_size=16",
         "model.encoder.bigram_dim=8", "model.encoder.word_dim=8", "data.bigram_min_freq=1", "data.lexicon_min_freq=1",
     )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def lexicon_tags_ckpt(mini_corpus: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The lexicon model with ``data.lexicon_tags``: words rare in training (most) take their jieba tag's id."""
+    out = tmp_path_factory.mktemp("lexicon_tags") / "run"
+    return _train(
+        mini_corpus, out, "experiment=lexicon", "model.encoder.embedding_dim=16", "model.encoder.hidden_size=16",
+        "model.encoder.bigram_dim=8", "model.encoder.word_dim=8", "data.lexicon_tags=true",
+    )  # fmt: skip

@@ -25,7 +25,9 @@ def real_texts(corpus: dict[str, Path], n: int = 60, seed: int = 0) -> list[str]
     return out + [sents[0] * 3, sents[1] + sents[2]]
 
 
-@pytest.mark.parametrize("fixture", ["bilstm_ckpt", "bert_ckpt", "bert_crf_bioes_ckpt", "lexicon_ckpt"])
+@pytest.mark.parametrize(
+    "fixture", ["bilstm_ckpt", "bert_ckpt", "bert_crf_bioes_ckpt", "lexicon_ckpt", "lexicon_tags_ckpt"]
+)
 def test_onnx_tags_equal_pytorch_tags(
     fixture: str, request: pytest.FixtureRequest, mini_corpus: dict[str, Path], tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
