@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--record", help="also write the JSON here")
     args = parser.parse_args()
     train, test = split_official("msra", list(read_column(corpus_path("msra"))))
-    lexicon = Lexicon.load(args.lexicon)
+    lexicon = Lexicon.load(args.lexicon, tags=True)
     index = {w: i for i, w in enumerate(lexicon.words)}
     seen_words = np.bincount(lexicon.match_all([s.text for s in train])[2], minlength=len(lexicon))
     seen_entities = {(t, s.text[a : b + 1]) for s in train for t, a, b in get_entities(s.tags)}

@@ -224,7 +224,7 @@ class NerDataModule(L.LightningDataModule):
                     self.vocab,
                     self.bigrams,
                     self.bigram_min_freq,
-                    Lexicon.load(self.lexicon, self.lexicon_max_len) if self.lexicon else None,
+                    Lexicon.load(self.lexicon, self.lexicon_max_len, self.lexicon_tags) if self.lexicon else None,
                     self.lexicon_weights,
                     self._progress,
                     self.lexicon_min_freq,

@@ -153,7 +153,7 @@ class FeatureVocab(CharVocab):
         """The lexicon (loaded from its sources on first use; its digest must match the trained one)."""
         assert self.lexicon is not None
         if self._matcher is None:
-            lexicon = Lexicon.load(self.lexicon["sources"], self.lexicon["max_len"])
+            lexicon = Lexicon.load(self.lexicon["sources"], self.lexicon["max_len"], tags="tags" in self.lexicon)
             for key in ("digest", "tag_digest") if "tags" in self.lexicon else ("digest",):
                 if getattr(lexicon, key) != self.lexicon[key]:
                     what = "tags differ" if key == "tag_digest" else "content differs"

@@ -165,14 +165,14 @@ class Lexicon:
         self.digest = hashlib.sha256(lines.encode()).hexdigest()  # the same digest as fed line by line
 
     @classmethod
-    def load(cls, spec: str | Sequence[str], max_len: int | None = None) -> Lexicon:
-        """Read and merge the sources of ``data.lexicon``."""
+    def load(cls, spec: str | Sequence[str], max_len: int | None = None, tags: bool = False) -> Lexicon:
+        """Read and merge the sources of ``data.lexicon`` (``tags``: also each word's tag, the third column)."""
         sources = lexicon_sources(spec)
         counts: dict[str, int] = {}
-        tags: dict[str, str] = {}
+        word_tags: dict[str, str] | None = {} if tags else None
         for source in sources:
-            read_word_list(source_path(source), counts, tags)
-        return cls(counts, sources, max_len, tags)
+            read_word_list(source_path(source), counts, word_tags)
+        return cls(counts, sources, max_len, word_tags)
 
     @property
     def tag_digest(self) -> str:

@@ -22,14 +22,16 @@ TRAIN = [list("北京大学在北京"), list("李四在北京大学")]  # 北京
 def _vocab(tmp_path: Path, text: str = LEXICON, tags: bool = True) -> FeatureVocab:
     lex = tmp_path / "lex.txt"
     lex.write_text(text, encoding="utf-8")
-    return FeatureVocab.build(TRAIN, CharVocab.build(TRAIN), False, 1, Lexicon.load(str(lex)), "train", None, 2, tags)
+    lexicon = Lexicon.load(str(lex), tags=tags)
+    return FeatureVocab.build(TRAIN, CharVocab.build(TRAIN), False, 1, lexicon, "train", None, 2, tags)
 
 
 def test_tags_are_read_and_leave_the_digest_alone(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text(LEXICON, encoding="utf-8")
     (tmp_path / "b.txt").write_text("".join(" ".join(line.split()[:2]) + "\n" for line in LEXICON.splitlines()))
-    tagged, plain = Lexicon.load(str(tmp_path / "a.txt")), Lexicon.load(str(tmp_path / "b.txt"))
+    tagged, plain = Lexicon.load(str(tmp_path / "a.txt"), tags=True), Lexicon.load(str(tmp_path / "b.txt"), tags=True)
     assert tagged.tag_names == ["n", "nr", "ns"] and plain.tag_names == []
+    assert Lexicon.load(str(tmp_path / "a.txt")).tag_names == []  # read only when asked for
     assert dict(zip(tagged.words, tagged.tag_of.tolist())) == {
         "北京": 2, "京城": 2, "张三": 1, "李四": 1, "大学": 0, "新词": -1,
     }  # fmt: skip
