@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from ner_lightning.base.word_ids import FIRST_WORD_ID, UNK_WORD_ID, tag_unknown_ids
+from ner_lightning.base.word_ids import NONE_WORD_ID as NONE_ID
 from ner_lightning.data.lexicon import HashTable, Lexicon, dense_sets, soft_lexicon_entries
 from ner_lightning.data.readers import Sentence
 from ner_lightning.data.store import EncodedSplit
@@ -25,7 +27,6 @@ from ner_lightning.errors import CheckpointError, ConfigError
 END = "</s>"  # the character after the last one, for the last bigram
 NONE_WORD = "<none>"
 WEIGHTS = ("train", "lexicon", "uniform")
-NONE_ID, UNK_WORD_ID = 1, 2
 
 
 END_CODE = 0x1FFFFF  # beyond Unicode: the code of "</s>" in a bigram code (first << 21 | second)
@@ -171,11 +172,11 @@ class FeatureVocab(CharVocab):
         its tag's unknown id (ids after the known words', one per tag)."""
         if self._word_of is None:
             assert self.lexicon is not None
-            stoi = {w: i for i, w in enumerate(self.lexicon["words"], 3)}
+            stoi = {w: i for i, w in enumerate(self.lexicon["words"], FIRST_WORD_ID)}
             unknown = np.full(len(self.matcher), UNK_WORD_ID, dtype=np.int64)
             if "tags" in self.lexicon:  # matcher tag index -> this model's tag unknown id (untagged: UNK_WORD_ID)
-                first = 3 + len(self.lexicon["words"])
-                ids = {t: first + i for i, t in enumerate(self.lexicon["tags"])}
+                tags = self.lexicon["tags"]
+                ids = dict(zip(tags, tag_unknown_ids(len(self.lexicon["words"]), len(tags))))
                 by_index = np.asarray([ids.get(t, UNK_WORD_ID) for t in self.matcher.tag_names] + [UNK_WORD_ID])
                 unknown = by_index[self.matcher.tag_of]  # -1 (untagged) takes the last entry
             self._word_of = np.asarray(

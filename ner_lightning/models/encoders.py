@@ -47,7 +47,7 @@ class BiLSTMEncoder(nn.Module):
             id the unknown word, so the model learns what a test sentence's unseen bigrams and words look like
             (its training split has every bigram and word of its own vocabulary; 0 turns it off).
         word_unknown: the unknown id of each word id (``None``: 2 for all), e.g. its lexicon tag's
-            (``data.lexicon_tags``; :func:`ner_lightning.models.tagger.unknown_word_ids`).
+            (``data.lexicon_tags``; :func:`ner_lightning.base.word_ids.unknown_word_ids`).
 
     With features, ``input_ids`` is ``(batch, seq, F)``: character id, bigram id (if any), then ``4 * K`` word ids
     (sets B, M, E, S of K each; see :mod:`ner_lightning.data.features`).

@@ -13,6 +13,7 @@ from torchmetrics import MaxMetric
 from typing_extensions import override
 
 from ner_lightning.base.lightning_state import time_capped
+from ner_lightning.base.word_ids import unknown_word_ids, word_weights
 from ner_lightning.errors import ConfigError, number
 from ner_lightning.models.encoders import BiLSTMEncoder
 from ner_lightning.models.heads import build_head
@@ -71,19 +72,10 @@ def feature_inputs(bigrams: bool, lexicon: bool, vocab: dict[str, Any]) -> dict[
         out["bigram_vocab_size"] = len(features["bigrams"]) + 2
     if lexicon:
         described = features["lexicon"]
-        out["word_counts"] = [0, 1, 1, *described["counts"], *[1] * len(described.get("tags", []))]
+        out["word_counts"] = word_weights(described)
         if described.get("tags"):  # each word's own unknown id: its tag's
             out["word_unknown"] = unknown_word_ids(described)
     return out
-
-
-def unknown_word_ids(lexicon: dict[str, Any]) -> list[int]:
-    """The id each SoftLexicon word id becomes when treated as unknown (``unk_dropout``) under lexicon tags: the
-    word's tag's unknown id (2 when untagged); ids 0-2 and the tag ids map to themselves. Ids (as
-    ``FeatureVocab`` lays them out): 0 pad, 1 ``NONE``, 2 unknown, 3.. the words, then one unknown id per tag."""
-    first = 3 + len(lexicon["words"])
-    tags = list(range(first, first + len(lexicon["tags"])))
-    return [0, 1, 2, *[first + t if t >= 0 else 2 for t in lexicon["word_tags"]], *tags]
 
 
 def pretrained_char_embeddings(source: str, itos: list[str]) -> Tensor:
