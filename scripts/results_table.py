@@ -31,11 +31,14 @@ def commit_text(record: dict) -> str:
 
 
 def model_text(record: dict) -> str:
-    """The recipe and its sizes: ``experiment=... (overrides that change the model), 5.0M / 5.0M``."""
+    """The recipe and its sizes: ``experiment=... (the overrides that change what is trained: model, optimizer,
+    schedule, precision, data, callbacks, seed), 5.0M / 5.0M``; the time cap shows in the budget column."""
     command = record.get("command") or ""
-    keep = ("experiment=", "model=", "model.", "pretrained_encoder=", "trainer.precision=", "optimizer.", "+optimizer.")
-    keep += ("scheduler=",)
-    parts = [a for a in command.split() if a.startswith(keep)] or ["defaults"]
+    keep = ("experiment=", "model=", "model.", "pretrained_encoder=", "trainer.precision=", "optimizer.", "scheduler=")
+    keep += ("data.", "callbacks.", "seed=")
+    quiet = ("data.progress=", "data.num_workers=")  # how it runs, not what it trains
+    chosen = [a for a in command.split() if a.lstrip("+").startswith(keep)]  # +key=: an added key
+    parts = [a for a in chosen if not a.lstrip("+").startswith(quiet)] or ["defaults"]
     m = record.get("metrics") or {}
     sizes = ""
     if "params" in m and "trainable_params" in m:
@@ -56,7 +59,7 @@ def _lstm_rate(res: dict, recipe: str) -> str:
 
 def training_rows(records: list[tuple[str, dict]]) -> list[str]:
     rows = [
-        "| record | commit | model (params / trainable) | budget | hardware | val F1 (best) | test F1 "
+        "| record | commit | recipe (params / trainable) | budget | hardware | val F1 (best) | test F1 "
         "| LOC | ORG | PER | test F1 on entities seen in training / unseen (unseen entities) |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]

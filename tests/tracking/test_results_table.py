@@ -62,3 +62,17 @@ def test_training_rows_show_seen_and_unseen_scores_where_recorded() -> None:
     new, old = rows([("new", {"metrics": metrics}), ("old", {"metrics": {"test/f1": 0.9}})])[2:]
     assert new.endswith("| 96.10 / 75.90 (1,755) |") and old.endswith("| - |")
     assert new.count("|") == old.count("|") == rows([])[0].count("|")
+
+
+def test_the_recipe_shows_data_seed_and_callback_overrides_but_not_progress() -> None:
+    text = _table_module().model_text  # type: ignore[attr-defined]
+    command = (
+        "python -m ner_lightning.train experiment=lexicon data.dev_size=0 data.lexicon_tags=true seed=7 "
+        "callbacks.early_stopping.patience=8 +callbacks.ema.decay=0.999 data.progress=false "
+        "trainer.max_time=00:02:25:00"
+    )
+    got = text({"command": command})
+    expected = ("experiment=lexicon", "data.dev_size=0", "data.lexicon_tags=true", "seed=7", "patience=8")
+    for shown in (*expected, "+callbacks.ema.decay=0.999"):
+        assert f"{shown}`" in got
+    assert "progress" not in got and "max_time" not in got
