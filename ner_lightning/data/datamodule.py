@@ -48,8 +48,8 @@ class NerDataModule(L.LightningDataModule):
             character) instead of a character vocabulary built from the training split.
         bigrams: add character-bigram ids (vocabulary from the training split, ``bigram_min_freq``).
         lexicon: add SoftLexicon word sets from this lexicon (``jieba``, a word-list path, or several); ``None``: off.
-        lexicon_weights: word weights: ``train`` (matches in the training split + 1), ``lexicon`` (its counts),
-            ``uniform``.
+        lexicon_weights: word weights: ``train`` (matches in the training split + 1), ``train_uncovered`` (those
+            not inside a longer match + 1, Ma et al. 2020), ``lexicon`` (its counts), ``uniform``.
         lexicon_max_len: longest lexicon word matched (``None``: the lexicon's longest).
         lexicon_min_freq: lexicon words matched fewer times in the training split share the unknown-word id.
         lexicon_tags: such words share one unknown id per lexicon tag instead (jieba's part of speech).

@@ -26,7 +26,20 @@ from ner_lightning.errors import CheckpointError, ConfigError
 
 END = "</s>"  # the character after the last one, for the last bigram
 NONE_WORD = "<none>"
-WEIGHTS = ("train", "lexicon", "uniform")
+WEIGHTS = ("train", "train_uncovered", "lexicon", "uniform")
+
+
+def covered(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Which matches lie inside another match: ``(n,)`` bool for ``(n,)`` spans ``[start, end)`` in the texts laid end
+    to end, ordered by start then end (as :meth:`Lexicon.match_all` gives them; no span repeats)."""
+    if not len(starts):
+        return np.zeros(0, dtype=bool)
+    # shape: (n,) the farthest end of any match that starts before this one's start
+    reach = np.maximum.accumulate(ends)
+    first = np.searchsorted(starts, starts, side="left")  # the first match with the same start
+    before = np.where(first > 0, reach[np.maximum(first - 1, 0)], -1)
+    longer_here = np.r_[starts[1:] == starts[:-1], False]  # a longer match starts here too (sorted by end)
+    return (before >= ends) | longer_here
 
 
 END_CODE = 0x1FFFFF  # beyond Unicode: the code of "</s>" in a bigram code (first << 21 | second)
@@ -101,7 +114,8 @@ class FeatureVocab(CharVocab):
     ) -> FeatureVocab:
         """Vocabularies from the training split: bigrams seen ``bigram_min_freq`` times; the lexicon words matched
         ``word_min_freq`` times in it (other lexicon words share one id, trained on the rare ones), weighted by
-        ``weights`` (``train``: matches in the training split + 1; ``lexicon``: the lexicon's counts; ``uniform``).
+        ``weights`` (``train``: matches in the training split + 1; ``train_uncovered``: those not inside a longer
+        match + 1, as Ma et al. 2020 count; ``lexicon``: the lexicon's counts; ``uniform``).
         ``tags``: the other lexicon words share one id per lexicon tag instead (an unseen person name still reads
         as a person name: jieba's ``nr``), after the known words' ids."""
         if weights not in WEIGHTS:
@@ -123,6 +137,10 @@ class FeatureVocab(CharVocab):
             order = order[np.lexsort((order, -seen[order]))]  # most matched first
             if weights == "train":
                 word_counts = (seen[order] + 1).tolist()
+            elif weights == "train_uncovered":  # Ma et al. 2020: a match inside a longer match does not count
+                starts, ends, words = cache[1][:3]
+                uncovered = np.bincount(words[~covered(starts, ends)], minlength=len(lexicon))
+                word_counts = (uncovered[order] + 1).tolist()
             elif weights == "lexicon":
                 word_counts = lexicon.counts[order].tolist()
             else:

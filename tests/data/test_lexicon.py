@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from ner_lightning.data.features import NONE_ID, FeatureVocab, bigrams_of, encode_items, pack_items
+from ner_lightning.data.features import NONE_ID, FeatureVocab, bigrams_of, covered, encode_items, pack_items
 from ner_lightning.data.lexicon import BEGIN, END, MIDDLE, SINGLE, HashTable, Lexicon, dense_sets
 from ner_lightning.data.vocab import CharVocab, vocab_from_dict
 from ner_lightning.errors import CheckpointError, DataError
@@ -141,12 +141,27 @@ def test_vocab_words_counts_and_round_trip(tmp_path: Path) -> None:
     assert dict(zip(_vocab(tmp_path, "lexicon").lexicon["words"], _vocab(tmp_path, "lexicon").lexicon["counts"])) == {
         "北京": 10, "北": 5, "大学": 4, "北京大学": 2, "京城": 1,
     }  # fmt: skip
+    # Ma et al.'s count: only matches not inside a longer match (北 and 大学 always are; 北京 once is not)
+    uncovered = _vocab(tmp_path, "train_uncovered").lexicon
+    assert dict(zip(uncovered["words"], uncovered["counts"])) == {
+        "北京": 2, "北": 1, "大学": 1, "北京大学": 3, "京城": 2,
+    }  # fmt: skip
     again = vocab_from_dict(vocab.to_dict())
     assert isinstance(again, FeatureVocab)
     text = list("北京城大学")
     one, two = encode_items(vocab, [text])[0], encode_items(again, [text])[0]
     assert np.array_equal(one["lex_ids"], two["lex_ids"]) and list(one["bigram_ids"]) == list(two["bigram_ids"])
     assert bigrams_of(list("北京")) == ["北京", "京</s>"]
+
+
+def test_covered_matches_equal_brute_force() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        spans = {(int(a), int(a + n)) for a, n in zip(rng.integers(0, 12, 9), rng.integers(1, 5, 9))}
+        starts, ends = (np.array(c, dtype=np.int64) for c in zip(*sorted(spans)))
+        expect = [any((a2 <= a and b <= b2) and (a2, b2) != (a, b) for a2, b2 in spans) for a, b in sorted(spans)]
+        assert covered(starts, ends).tolist() == expect
+    assert covered(np.zeros(0, np.int64), np.zeros(0, np.int64)).tolist() == []
 
 
 def test_changed_lexicon_is_refused(tmp_path: Path) -> None:
