@@ -223,6 +223,7 @@ CASES: list[Case] = [
         "data.lexicon={tmp}/lex.txt",
     ),  # fmt: skip
     _cfg("lexicon without the model feature", "model.encoder.lexicon=true", "data.lexicon=jieba"),
+    _cfg("lexicon unknown weight negative", "data.lexicon_unknown_weight=-1", "data.lexicon_unknown_weight=-1"),
     _cfgf(
         "word vectors of varying width",
         "w.vec:3: 2 values, but the header has 3",

@@ -17,10 +17,11 @@ def tag_unknown_ids(words: int, tags: int) -> list[int]:
     return list(range(first, first + tags))
 
 
-def word_weights(lexicon: dict[str, Any]) -> list[int]:
+def word_weights(lexicon: dict[str, Any]) -> list[float]:
     """The SoftLexicon pooling weight of every word id of a vocabulary's ``lexicon`` description: 0 for padding,
-    1 for ``NONE`` and the unknown ids, the stored count for a known word."""
-    return [0, 1, 1, *lexicon["counts"], *[1] * len(lexicon.get("tags", []))]
+    1 for ``NONE``, the stored count for a known word and ``unknown_weight`` (1 when absent) for the unknown ids."""
+    unknown = float(lexicon.get("unknown_weight", 1.0))
+    return [0.0, 1.0, unknown, *map(float, lexicon["counts"]), *[unknown] * len(lexicon.get("tags", []))]
 
 
 def unknown_word_ids(lexicon: dict[str, Any]) -> list[int]:

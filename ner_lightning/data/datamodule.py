@@ -22,7 +22,7 @@ from ner_lightning.data.readers import (
 from ner_lightning.data.store import EncodedSplit
 from ner_lightning.data.tags import Policy, labels_for, normalize_scheme, split_tag
 from ner_lightning.data.vocab import CharVocab, LabelVocab, PretrainedCharVocab
-from ner_lightning.errors import ConfigError, DataError, positive_int
+from ner_lightning.errors import ConfigError, DataError, number, positive_int
 
 SPLITS = ("train", "val", "test")
 
@@ -53,6 +53,7 @@ class NerDataModule(L.LightningDataModule):
         lexicon_max_len: longest lexicon word matched (``None``: the lexicon's longest).
         lexicon_min_freq: lexicon words matched fewer times in the training split share the unknown-word id.
         lexicon_tags: such words share one unknown id per lexicon tag instead (jieba's part of speech).
+        lexicon_unknown_weight: the pooling weight of the unknown-word ids (a known word's is its count).
     """
 
     def __init__(
@@ -80,6 +81,7 @@ class NerDataModule(L.LightningDataModule):
         lexicon_max_len: int | None = None,
         lexicon_min_freq: int = 2,
         lexicon_tags: bool = False,
+        lexicon_unknown_weight: float = 1.0,
     ) -> None:
         super().__init__()
         try:
@@ -106,6 +108,7 @@ class NerDataModule(L.LightningDataModule):
         positive_int("data.lexicon_max_len", lexicon_max_len, allow_none=True)
         positive_int("data.lexicon_min_freq", lexicon_min_freq)
         self.lexicon_min_freq, self.lexicon_tags = lexicon_min_freq, bool(lexicon_tags)
+        self.lexicon_unknown_weight = number("data.lexicon_unknown_weight", lexicon_unknown_weight, minimum=0.0)
         if (bigrams or lexicon) and tokenizer:
             raise ConfigError("data.bigrams / data.lexicon features are for character models, not with data.tokenizer")
         self.bigrams, self.bigram_min_freq = bool(bigrams), bigram_min_freq
@@ -229,6 +232,7 @@ class NerDataModule(L.LightningDataModule):
                     self._progress,
                     self.lexicon_min_freq,
                     self.lexicon_tags,
+                    self.lexicon_unknown_weight,
                 )
         if self.label_vocab is None:
             self.label_vocab = LabelVocab(labels_for(known or set(), self.scheme))

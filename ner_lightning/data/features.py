@@ -111,13 +111,15 @@ class FeatureVocab(CharVocab):
         progress: Any = None,
         word_min_freq: int = 2,
         tags: bool = False,
+        unknown_weight: float = 1.0,
     ) -> FeatureVocab:
         """Vocabularies from the training split: bigrams seen ``bigram_min_freq`` times; the lexicon words matched
         ``word_min_freq`` times in it (other lexicon words share one id, trained on the rare ones), weighted by
         ``weights`` (``train``: matches in the training split + 1; ``train_uncovered``: those not inside a longer
         match + 1, as Ma et al. 2020 count; ``lexicon``: the lexicon's counts; ``uniform``).
         ``tags``: the other lexicon words share one id per lexicon tag instead (an unseen person name still reads
-        as a person name: jieba's ``nr``), after the known words' ids."""
+        as a person name: jieba's ``nr``), after the known words' ids. ``unknown_weight``: the pooling weight of
+        the unknown ids (1: as a word matched once less than the rarest known word is weighted under ``train``)."""
         if weights not in WEIGHTS:
             raise ConfigError(f"data.lexicon_weights={weights!r}: expected one of {', '.join(WEIGHTS)}")
         bigram_tokens = None
@@ -152,6 +154,7 @@ class FeatureVocab(CharVocab):
                 "weights": weights,
                 "words": [lexicon.words[i] for i in order.tolist()],
                 "counts": word_counts,
+                "unknown_weight": float(unknown_weight),
             }
             if tags:
                 if not lexicon.tag_names:

@@ -70,7 +70,7 @@ class BiLSTMEncoder(nn.Module):
         impl: Literal["auto", "packed", "unpacked"] = "auto",
         bigram_vocab_size: int | None = None,
         bigram_dim: int = 50,
-        word_counts: list[int] | None = None,
+        word_counts: list[float] | None = None,
         word_dim: int = 50,
         char_start: Tensor | None = None,
         bigram_start: Tensor | None = None,

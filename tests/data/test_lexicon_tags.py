@@ -19,11 +19,12 @@ LEXICON = "北京 10 ns\n京城 1 ns\n张三 3 nr\n李四 2 nr\n大学 4 n\n新�
 TRAIN = [list("北京大学在北京"), list("李四在北京大学")]  # 北京 x3, 大学 x2: matched twice or more; 李四 once
 
 
-def _vocab(tmp_path: Path, text: str = LEXICON, tags: bool = True) -> FeatureVocab:
+def _vocab(tmp_path: Path, text: str = LEXICON, tags: bool = True, unknown_weight: float = 1.0) -> FeatureVocab:
     lex = tmp_path / "lex.txt"
     lex.write_text(text, encoding="utf-8")
     lexicon = Lexicon.load(str(lex), tags=tags)
-    return FeatureVocab.build(TRAIN, CharVocab.build(TRAIN), False, 1, lexicon, "train", None, 2, tags)
+    train_vocab = CharVocab.build(TRAIN)
+    return FeatureVocab.build(TRAIN, train_vocab, False, 1, lexicon, "train", None, 2, tags, unknown_weight)
 
 
 def test_tags_are_read_and_leave_the_digest_alone(tmp_path: Path) -> None:
@@ -79,3 +80,20 @@ def test_changed_tags_are_refused(tmp_path: Path) -> None:
 def test_tags_need_a_tag_column(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="data.lexicon_tags=true: lexicon .*lex.txt has no tag column"):
         _vocab(tmp_path, "北京 10\n大学 4\n")
+
+
+def test_the_unknown_weight_sets_the_unknown_ids_share_of_the_pooled_sets(tmp_path: Path) -> None:
+    # 京 of 北京城: End of 北京 (known, 3 matches + 1), Begin of 京城 (rare: its tag's unknown id, ns), and NONE
+    # (weight 1) in its empty Middle and Single sets
+    for weight in (1.0, 5.0):
+        vocab = vocab_from_dict(_vocab(tmp_path, unknown_weight=weight).to_dict())  # as a checkpoint holds it
+        inputs = feature_inputs(False, True, vocab.to_dict())
+        assert inputs["word_counts"] == [0, 1, weight, 4, 3, weight, weight, weight]
+        enc = BiLSTMEncoder(len(vocab.itos), 4, 4, 1, 0.0, word_dim=3, **inputs).eval()
+        lex = torch.from_numpy(encode_items(vocab, [list("北京城")])[0]["lex_ids"]).reshape(1, 3, -1)
+        ids = torch.cat([torch.zeros(1, 3, 1, dtype=lex.dtype), lex], -1)  # character ids do not matter here
+        sets = enc.embed(ids)[0, 1, 4:].reshape(4, 3)  # (sets, word_dim) of 京
+        table = enc.word_embedding.weight.detach()
+        total = 4 + weight + 2
+        assert torch.allclose(sets[END], 4 * 4 / total * table[3], atol=1e-6)  # 北京
+        assert torch.allclose(sets[BEGIN], 4 * weight / total * table[7], atol=1e-6)  # 京城 -> ns
