@@ -119,7 +119,7 @@ class FeatureVocab(CharVocab):
         match + 1, as Ma et al. 2020 count; ``lexicon``: the lexicon's counts; ``uniform``).
         ``tags``: the other lexicon words share one id per lexicon tag instead (an unseen person name still reads
         as a person name: jieba's ``nr``), after the known words' ids. ``unknown_weight``: the pooling weight of
-        the unknown ids (1: as a word matched once less than the rarest known word is weighted under ``train``)."""
+        the unknown ids (a known word's is its count)."""
         if weights not in WEIGHTS:
             raise ConfigError(f"data.lexicon_weights={weights!r}: expected one of {', '.join(WEIGHTS)}")
         bigram_tokens = None
@@ -137,12 +137,12 @@ class FeatureVocab(CharVocab):
             seen = np.bincount(cache[1][2], minlength=len(lexicon))
             order = np.flatnonzero(seen >= word_min_freq)
             order = order[np.lexsort((order, -seen[order]))]  # most matched first
-            if weights == "train":
-                word_counts = (seen[order] + 1).tolist()
-            elif weights == "train_uncovered":  # Ma et al. 2020: a match inside a longer match does not count
-                starts, ends, words = cache[1][:3]
-                uncovered = np.bincount(words[~covered(starts, ends)], minlength=len(lexicon))
-                word_counts = (uncovered[order] + 1).tolist()
+            if weights in ("train", "train_uncovered"):
+                counted = seen
+                if weights == "train_uncovered":  # Ma et al. 2020: a match inside a longer match does not count
+                    starts, ends, words = cache[1][:3]
+                    counted = np.bincount(words[~covered(starts, ends)], minlength=len(lexicon))
+                word_counts = (counted[order] + 1).tolist()
             elif weights == "lexicon":
                 word_counts = lexicon.counts[order].tolist()
             else:
